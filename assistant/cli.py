@@ -1,0 +1,92 @@
+"""`irev`: ingest, serve, ask, eval. Thin: parse, call one library function, print."""
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from assistant.settings import Settings
+
+app = typer.Typer(help="Assistant documentaire — politique de la ville.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        console.print(f"[red]Configuration invalide :[/red] {exc}")
+        raise typer.Exit(code=2) from exc
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Fichiers ou dossiers à indexer.")] = None,
+    prune: Annotated[bool, typer.Option("--prune", help="Retire de l'index les documents absents de ces chemins.")] = False,  # noqa: E501
+    delete: Annotated[list[str] | None, typer.Option("--delete", help="Retire ce document (identifiant) de l'index.")] = None,  # noqa: E501
+) -> None:
+    """Indexe des documents (PDF, HTML, Markdown, texte), de façon incrémentale."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from ingest.embedding import load_embedder
+    from ingest.index import IndexFailure
+    from ingest.pipeline import run
+
+    settings = _settings()
+    targets = paths if paths is not None else ([] if delete else [settings.corpus_dir])
+    embedder = load_embedder(settings.embed_model, settings.models_dir, settings.embed_dtype)
+    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            report = run(
+                targets, settings.index_dir, embedder, model_name=settings.embed_model,
+                chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
+                max_bytes=int(settings.max_file_mb * 1e6), prune=prune,
+                delete=tuple(delete or ()), progress=progress,
+            )
+    except IndexFailure as exc:
+        console.print(f"[red]Erreur :[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+    _print_report(report)
+    if report.failed or not (report.indexed or report.unchanged or delete):
+        raise typer.Exit(code=1)
+
+
+def _print_report(report) -> None:
+    table = Table(title="Bilan de l'indexation", show_header=False)
+    for label, value in [
+        ("Documents indexés (nouveaux ou modifiés)", len(report.indexed)),
+        ("Documents inchangés", len(report.unchanged)),
+        ("Documents retirés", len(report.removed)),
+        ("Doublons écartés", len(report.duplicates)),
+        ("Fichiers en échec", len(report.skipped)),
+        ("Fichiers ignorés (format)", len(report.ignored)),
+        ("Pages (PDF)", report.pages),
+        ("Passages dans l'index", report.chunks),
+        ("Passages vectorisés", report.embedded),
+        ("Durée", f"{report.seconds:.1f} s"),
+        ("Index", report.build or "inchangé"),
+    ]:
+        table.add_row(label, str(value))
+    console.print(table)
+    problems = [(f, r, "red") for f, r in report.skipped]
+    problems += [(f, f"doublon de « {kept} », non indexé", "yellow") for f, kept in report.duplicates]
+    problems += [(f, r, "dim") for f, r in report.ignored]
+    if problems:
+        detail = Table(title="Fichiers non indexés", show_lines=False)
+        detail.add_column("Fichier")
+        detail.add_column("Raison")
+        for file, reason, style in problems:
+            detail.add_row(file, reason, style=style)
+        console.print(detail)
+    for doc_id in report.removed:
+        console.print(f"Retiré de l'index : {doc_id}")
+
+
+def main() -> None:  # pragma: no cover - console entry point convenience
+    logging.basicConfig(level=logging.WARNING)
+    app()

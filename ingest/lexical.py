@@ -1,0 +1,80 @@
+"""French keyword index: Snowball stemming, stop words, accent folding, legal references kept whole.
+
+bm25s is used directly (the llama-index BM25 retriever pins an old PyStemmer and stems in English).
+"""
+
+import json
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+import bm25s
+import Stemmer
+from bm25s.stopwords import STOPWORDS_FRENCH
+
+# `L. 2143-1`, `R.2143-2`, `D 304-1`: code articles; `2014-173`: law or decree numbers.
+_CODE_ARTICLE = re.compile(r"\b([LRDA])\s?\.?\s?(\d{1,4}(?:-\d+)+|\d{3,})\b", re.I)
+_TEXT_NUMBER = re.compile(r"\b(\d{2,4}-\d{1,5})\b")
+
+
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+_STOPWORDS = frozenset(_fold(w) for w in STOPWORDS_FRENCH) | {"l", "d", "j", "n", "s", "qu", "c"}
+_stemmer = Stemmer.Stemmer("french")
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    # Stemming the folded form makes "egalite" and "égalité" meet (users often type no accents).
+    return _stemmer.stemWord(word)
+
+
+def tokenize(text: str) -> list[str]:
+    """French BM25 tokens: `L'article L. 2143-1 du CGCT` -> `['articl', 'l2143-1', 'cgct']`."""
+    lowered = text.lower().replace("’", "'")
+    legal = [f"{m.group(1).lower()}{m.group(2)}" for m in _CODE_ARTICLE.finditer(lowered)]
+    legal += _TEXT_NUMBER.findall(_CODE_ARTICLE.sub(" ", lowered))
+    words = []
+    for raw in re.findall(r"\w+", lowered):
+        folded = _fold(raw)
+        if folded in _STOPWORDS or len(folded) < 2 and not folded.isdigit():
+            continue
+        words.append(folded if folded.isdigit() else _stem(folded))
+    return legal + words
+
+
+class LexicalIndex:
+    """A bm25s index over chunk texts, with the node id of each row."""
+
+    def __init__(self, retriever: bm25s.BM25, node_ids: list[str]):
+        self.retriever = retriever
+        self.node_ids = node_ids
+
+    @classmethod
+    def build(cls, texts: list[str], node_ids: list[str]) -> "LexicalIndex":
+        retriever = bm25s.BM25(k1=1.2, b=0.75)
+        retriever.index([tokenize(t) or ["∅"] for t in texts], show_progress=False)
+        return cls(retriever, node_ids)
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        tokens = [t for t in tokenize(query) if t in self.retriever.vocab_dict]
+        if not tokens or not self.node_ids:
+            return []
+        k = min(k, len(self.node_ids))
+        rows, scores = self.retriever.retrieve([tokens], k=k, show_progress=False,
+                                               n_threads=1)
+        return [(self.node_ids[int(r)], float(s)) for r, s in zip(rows[0], scores[0], strict=True)
+                if s > 0]
+
+    def save(self, directory: Path) -> None:
+        self.retriever.save(str(directory))
+        (directory / "node_ids.json").write_text(json.dumps(self.node_ids), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> "LexicalIndex":
+        retriever = bm25s.BM25.load(str(directory), load_corpus=False)
+        node_ids = json.loads((directory / "node_ids.json").read_text(encoding="utf-8"))
+        return cls(retriever, node_ids)

@@ -1,0 +1,130 @@
+"""Turn one file into llama-index Documents: one per PDF page, one per text/HTML/Markdown file.
+
+Every failure is a `LoadError` whose message is French and meant for the ingest report.
+"""
+
+import logging
+import re
+from pathlib import Path
+
+from llama_index.core import Document
+
+logger = logging.getLogger(__name__)
+
+PDF_SUFFIXES = {".pdf"}
+HTML_SUFFIXES = {".html", ".htm"}
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+SUPPORTED_SUFFIXES = PDF_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES
+# Cap on text extracted from one PDF page: protects against decompression bombs.
+MAX_PAGE_CHARS = 200_000
+
+
+class LoadError(Exception):
+    """A file that cannot be ingested. The message is French: it goes to the user."""
+
+
+def load_file(path: Path, metadata: dict, max_bytes: int) -> list[Document]:
+    """Load `path` into Documents carrying `metadata` (plus `page` for PDFs).
+
+    >>> docs = load_file(Path("corpus/a.txt"), {"document_id": "a.txt"}, 50_000_000)
+    """
+    size = path.stat().st_size
+    if size == 0:
+        raise LoadError("fichier vide")
+    if size > max_bytes:
+        raise LoadError(
+            f"fichier trop volumineux ({size / 1e6:.1f} Mo, limite {max_bytes / 1e6:.1f} Mo)"
+        )
+    suffix = path.suffix.lower()
+    if suffix in PDF_SUFFIXES:
+        return load_pdf(path, metadata)
+    if suffix in HTML_SUFFIXES:
+        return load_html(path, metadata)
+    if suffix in TEXT_SUFFIXES:
+        return load_text(path, metadata)
+    raise LoadError(f"format non pris en charge ({suffix or 'sans extension'})")
+
+
+def load_pdf(path: Path, metadata: dict) -> list[Document]:
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError, PdfStreamError
+
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise LoadError("PDF chiffré ou protégé par mot de passe")
+        pages = [(page.extract_text() or "")[:MAX_PAGE_CHARS] for page in reader.pages]
+    except LoadError:
+        raise
+    except FileNotDecryptedError as exc:
+        raise LoadError("PDF chiffré ou protégé par mot de passe") from exc
+    except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise LoadError(f"PDF corrompu ou tronqué ({type(exc).__name__})") from exc
+    except RecursionError as exc:
+        raise LoadError("PDF mal formé (structure trop profonde)") from exc
+    except NotImplementedError as exc:
+        raise LoadError(f"PDF non pris en charge ({exc})") from exc
+    if not pages:
+        raise LoadError("PDF sans aucune page")
+    if not any(text.strip() for text in pages):
+        raise LoadError("aucun texte extractible, OCR nécessaire")
+    title = _pdf_title(reader) or _first_line(pages[0])
+    base = {"title": title, **metadata} if title else dict(metadata)
+    return [
+        Document(text=text, metadata={**base, "page": number})
+        for number, text in enumerate(pages, start=1)
+        if text.strip()
+    ]
+
+
+def load_html(path: Path, metadata: dict) -> list[Document]:
+    import trafilatura
+
+    html = _read_text(path)
+    text = trafilatura.extract(
+        html, output_format="markdown", include_tables=True, include_comments=False,
+        favor_recall=True,
+    )
+    if not text or not text.strip():
+        raise LoadError("aucun contenu principal extractible de la page HTML")
+    found = trafilatura.extract_metadata(html)
+    title = (found.title if found else None) or _first_line(text)
+    return [Document(text=text, metadata={"title": title, **metadata})]
+
+
+def load_text(path: Path, metadata: dict) -> list[Document]:
+    text = _read_text(path)
+    if not text.strip():
+        raise LoadError("aucun texte (fichier blanc)")
+    heading = re.search(r"^#\s+(.+)$", text, flags=re.M)
+    title = heading.group(1).strip() if heading else _first_line(text)
+    return [Document(text=text, metadata={"title": title, **metadata})]
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    if b"\x00" in raw[:8192]:
+        raise LoadError("fichier binaire, pas du texte")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LoadError(
+            f"encodage non UTF-8 (octet invalide à la position {exc.start}) : "
+            "enregistrez le fichier en UTF-8"
+        ) from exc
+
+
+def _pdf_title(reader) -> str | None:
+    try:
+        title = reader.metadata.title if reader.metadata else None
+    except Exception:  # noqa: BLE001 - broken metadata must not lose the document
+        return None
+    return title.strip() if title and title.strip() else None
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip(" #*\t")
+        if len(line) > 3:
+            return line[:200]
+    return ""

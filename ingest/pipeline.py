@@ -1,0 +1,196 @@
+"""Ingestion: files -> loaders -> chunks -> embeddings -> a new index build, incrementally."""
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from llama_index.core.schema import TextNode
+
+from ingest import manifest
+from ingest.chunking import embed_text, split
+from ingest.dedup import fingerprint, similarity
+from ingest.embedding import dimension, max_tokens, token_counter
+from ingest.index import Snapshot, read_snapshot, write_build, write_lock
+from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_file
+
+logger = logging.getLogger(__name__)
+
+DUPLICATE_THRESHOLD = 0.8
+
+
+@dataclass
+class IngestReport:
+    indexed: list[str] = field(default_factory=list)  # new or changed documents
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, French reason)
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # unsupported formats
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, kept document id)
+    pages: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    build: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.skipped)
+
+
+@dataclass
+class _Work:
+    """What one run will write: kept documents (by id), their nodes and vectors."""
+
+    documents: dict[str, dict] = field(default_factory=dict)
+    nodes: dict[str, list[TextNode]] = field(default_factory=dict)
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    pending: list[TextNode] = field(default_factory=list)
+
+
+def run(paths: list[Path], index_dir: Path, embedder, *, model_name: str, chunk_size: int = 300,
+        chunk_overlap: int = 40, max_bytes: int = 50_000_000, prune: bool = False,
+        delete: tuple[str, ...] = (), progress=None) -> IngestReport:
+    """Index every supported file under `paths` into `index_dir`, re-embedding only what changed.
+
+    >>> report = run([Path("corpus")], Path("data/index"), embedder, model_name="…")
+    """
+    started = time.perf_counter()
+    report = IngestReport()
+    settings = {"embed_model": model_name, "chunk_size": chunk_size, "chunk_overlap": chunk_overlap}
+    manifest.clear_cache()
+    with write_lock(index_dir):
+        previous = read_snapshot(index_dir)
+        reusable = all(previous.meta.get(k) == v for k, v in settings.items())
+        work = _Work()
+        by_doc = _group_previous(previous) if reusable else {}
+        count = token_counter(embedder)
+        limit = max_tokens(embedder)
+        files = list(_scan(paths, report))
+        task = progress.add_task("Lecture des fichiers", total=len(files)) if progress else None
+        for path in files:
+            _ingest_file(path, previous, by_doc, work, report, count, chunk_size, chunk_overlap,
+                         limit, max_bytes)
+            if progress:
+                progress.advance(task)
+        seen = set(work.documents)
+        for doc_id, record in previous.documents.items():
+            if doc_id in seen or doc_id in delete or prune or doc_id not in by_doc:
+                continue
+            work.documents[doc_id] = record  # not in this run's paths: kept as it was
+            work.nodes[doc_id], work.vectors[doc_id] = by_doc[doc_id]
+        report.removed = sorted(set(previous.documents) - set(work.documents))
+        _embed_pending(work, embedder, progress)
+        report.embedded = len(work.pending)
+        snapshot = _assemble(work, settings, embedder)
+        report.chunks = len(snapshot.nodes)
+        report.pages = sum(d.get("pages") or 0 for d in work.documents.values())
+        if report.indexed or report.removed or not previous.meta:
+            report.build = write_build(index_dir, snapshot).name
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _scan(paths: list[Path], report: IngestReport) -> Iterator[Path]:
+    for root in paths:
+        if not root.exists():
+            report.skipped.append((str(root), "chemin introuvable"))
+            continue
+        candidates = [root] if root.is_file() else _walk(root)
+        top = root.parent if root.is_file() else root
+        for path in candidates:
+            if manifest.is_metadata_file(path):
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(top.resolve()):
+                report.skipped.append((str(path), "lien symbolique hors du dossier du corpus"))
+            elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                report.ignored.append((str(path), f"format non pris en charge ({path.suffix})"))
+            else:
+                yield path
+
+
+def _walk(root: Path) -> list[Path]:
+    found = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(folder) / n for n in sorted(names) if not n.startswith(".")]
+    return found
+
+
+def _group_previous(previous: Snapshot) -> dict[str, tuple[list[TextNode], np.ndarray]]:
+    grouped: dict[str, list[int]] = {}
+    for row, node in enumerate(previous.nodes):
+        grouped.setdefault(node.metadata["document_id"], []).append(row)
+    return {doc: ([previous.nodes[r] for r in rows], previous.vectors[rows])
+            for doc, rows in grouped.items()}
+
+
+def _ingest_file(path: Path, previous: Snapshot, by_doc: dict, work: _Work,
+                 report: IngestReport, count, chunk_size: int, chunk_overlap: int, limit: int,
+                 max_bytes: int) -> None:
+    doc_id = manifest.document_id(path)
+    if doc_id in work.documents:  # same file name in two folders
+        doc_id = f"{manifest.document_id(path.parent)}-{doc_id}"
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        report.skipped.append((str(path), f"illisible ({exc.strerror})"))
+        return
+    old = previous.documents.get(doc_id)
+    if old and old["sha256"] == digest and doc_id in by_doc:
+        work.documents[doc_id] = old
+        work.nodes[doc_id], work.vectors[doc_id] = by_doc[doc_id]
+        report.unchanged.append(doc_id)
+        return
+    metadata = {"document_id": doc_id, **manifest.describe(path)}
+    try:
+        documents = load_file(path, {k: v for k, v in metadata.items() if v}, max_bytes)
+    except LoadError as exc:
+        report.skipped.append((str(path), str(exc)))
+        return
+    signature = fingerprint(" ".join(d.text for d in documents))
+    others = {**previous.documents, **work.documents}
+    for other_id, other in others.items():
+        if other_id != doc_id and other.get("fingerprint") and \
+                similarity(signature, other["fingerprint"]) >= DUPLICATE_THRESHOLD:
+            report.duplicates.append((str(path), other_id))
+            return
+    nodes = split(documents, count, chunk_size, chunk_overlap, limit)
+    first = documents[0].metadata
+    work.documents[doc_id] = {
+        **{k: first.get(k) for k in ("title", "type", "published", "publisher", "url")},
+        "document_id": doc_id, "file_name": path.name, "source_path": str(path.resolve()),
+        "sha256": digest, "pages": len(documents) if "page" in first else None,
+        "chunks": len(nodes), "fingerprint": signature,
+    }
+    work.nodes[doc_id] = nodes
+    work.pending.extend(nodes)
+    report.indexed.append(doc_id)
+
+
+def _embed_pending(work: _Work, embedder, progress, batch: int = 32) -> None:
+    vectors: list[list[float]] = []
+    task = progress.add_task("Calcul des vecteurs", total=len(work.pending)) if progress else None
+    for start in range(0, len(work.pending), batch):
+        texts = [embed_text(n) for n in work.pending[start:start + batch]]
+        vectors += embedder.get_text_embedding_batch(texts)
+        if progress:
+            progress.advance(task, len(texts))
+    computed = {n.node_id: v for n, v in zip(work.pending, vectors, strict=True)}
+    for doc_id, nodes in work.nodes.items():
+        if doc_id not in work.vectors:
+            work.vectors[doc_id] = np.array([computed[n.node_id] for n in nodes], np.float32)
+
+
+def _assemble(work: _Work, settings: dict, embedder) -> Snapshot:
+    doc_ids = sorted(work.documents)
+    nodes = [n for d in doc_ids for n in work.nodes[d]]
+    dim = dimension(embedder)
+    rows = [work.vectors[d].reshape(-1, dim) for d in doc_ids]
+    vectors = np.concatenate(rows) if rows else np.zeros((0, dim), np.float32)
+    meta = {**settings, "embedding_dim": dim, "documents": {d: work.documents[d] for d in doc_ids}}
+    return Snapshot(meta=meta, nodes=nodes, vectors=vectors)
