@@ -87,6 +87,34 @@ def _print_report(report) -> None:
         console.print(f"Retiré de l'index : {doc_id}")
 
 
-def main() -> None:  # pragma: no cover - console entry point convenience
-    logging.basicConfig(level=logging.WARNING)
-    app()
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Adresse d'écoute.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port d'écoute.")] = 8000,
+) -> None:
+    """Sert l'API, la page de discussion et le widget sur l'index de IREV_DATA_DIR."""
+    import uvicorn
+
+    from assistant.api import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    console.print(f"Assistant disponible sur http://{host}:{port}/ (API : /docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def ask(
+    question: str,
+    json_output: Annotated[bool, typer.Option("--json", help="Affiche le JSON de l'API.")] = False,
+) -> None:
+    """Répond à une question, avec ses sources."""
+    from assistant.answer import Assistant
+    from assistant.errors import AssistantError
+
+    try:
+        answer = Assistant.from_settings(_settings()).ask(question)
+    except AssistantError as exc:
+        console.print(f"[red]Erreur :[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+    typer.echo(answer.model_dump_json(indent=2) if json_output else answer.render())

@@ -37,6 +37,7 @@ class _Sentence:
     text: str
     page: int | None
     tokens: int
+    starts_paragraph: bool = False
 
 
 @dataclass
@@ -85,7 +86,9 @@ def split(documents: list[Document], count_tokens: TokenCounter, chunk_size: int
     for section in _sections(documents, count_tokens, budget_for):
         labels = [label for _, label in section.path]
         for sentences in _pack(section.sentences, budget_for(labels), chunk_overlap):
-            text = " ".join(s.text for s in sentences)
+            text = "".join(
+                ("\n" if s.starts_paragraph else " ") + s.text for s in sentences
+            ).strip()
             pages = [s.page for s in sentences if s.page is not None]
             metadata = {
                 **base,
@@ -132,8 +135,10 @@ def _sections(documents: list[Document], count_tokens: TokenCounter,
     def flush() -> None:
         text = " ".join(paragraph).strip()
         paragraph.clear()
-        for sentence in _sentences(text):
-            section.sentences.extend(_fit(sentence, page, count_tokens, budget))
+        for position, sentence in enumerate(_sentences(text)):
+            pieces = _fit(sentence, page, count_tokens, budget)
+            pieces[0].starts_paragraph = position == 0
+            section.sentences.extend(pieces)
 
     for document in documents:
         page = document.metadata.get("page")

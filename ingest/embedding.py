@@ -64,4 +64,4 @@ def max_tokens(embedder: HuggingFaceEmbedding) -> int:
 
 
 def dimension(embedder: HuggingFaceEmbedding) -> int:
-    return int(embedder._model.get_sentence_embedding_dimension())  # noqa: SLF001
+    return int(embedder._model.get_embedding_dimension())  # noqa: SLF001

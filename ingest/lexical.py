@@ -78,3 +78,21 @@ class LexicalIndex:
         retriever = bm25s.BM25.load(str(directory), load_corpus=False)
         node_ids = json.loads((directory / "node_ids.json").read_text(encoding="utf-8"))
         return cls(retriever, node_ids)
+
+
+def idf_table(index: LexicalIndex) -> dict[str, float]:
+    """BM25 idf of every indexed token, read from bm25s's sparse score matrix (one column per
+    token, one non-zero per document containing it)."""
+    import math
+
+    import numpy as np
+
+    retriever = index.retriever
+    document_frequency = np.diff(retriever.scores["indptr"])
+    total = retriever.scores["num_docs"]
+    return {
+        token: math.log(1 + (total - df + 0.5) / (df + 0.5))
+        for token, column in retriever.vocab_dict.items()
+        if column < len(document_frequency)  # bm25s appends an empty token with no column
+        for df in [int(document_frequency[column])]
+    }

@@ -1,0 +1,85 @@
+"""Admin operations behind the API key: upload and ingest, delete, reindex; then hot reload."""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.answer import Assistant
+from assistant.errors import DocumentNotFound, InvalidInput
+from ingest.loaders import SUPPORTED_SUFFIXES
+from ingest.pipeline import IngestReport, run
+
+
+@dataclass
+class IngestOptions:
+    model_name: str
+    chunk_size: int
+    chunk_overlap: int
+    max_bytes: int
+
+
+def summarize(report: IngestReport) -> dict:
+    return {
+        "indexed": report.indexed, "unchanged": len(report.unchanged), "removed": report.removed,
+        "skipped": [{"file": Path(f).name, "reason": r} for f, r in report.skipped],
+        "duplicates": [{"file": Path(f).name, "duplicate_of": d} for f, d in report.duplicates],
+        "chunks": report.chunks, "seconds": round(report.seconds, 2), "index": report.build,
+    }
+
+
+class DocumentAdmin:
+    def __init__(self, assistant: Assistant, uploads_dir: Path, options: IngestOptions):
+        self.assistant = assistant
+        self.uploads_dir = uploads_dir
+        self.options = options
+
+    def _run(self, paths: list[Path], **kwargs) -> IngestReport:
+        o = self.options
+        report = run(paths, self.assistant.index_dir, self.assistant.embedder,
+                     model_name=o.model_name, chunk_size=o.chunk_size,
+                     chunk_overlap=o.chunk_overlap, max_bytes=o.max_bytes, **kwargs)
+        self.assistant.reload()
+        return report
+
+    def upload(self, filename: str, content: bytes) -> IngestReport:
+        name = safe_filename(filename)
+        if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise InvalidInput(
+                f"Format non pris en charge : {Path(name).suffix or 'sans extension'} "
+                f"(acceptés : {', '.join(sorted(SUPPORTED_SUFFIXES))})."
+            )
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        target = self.uploads_dir / name
+        target.write_bytes(content)
+        report = self._run([target])
+        if report.skipped or report.duplicates:
+            target.unlink(missing_ok=True)
+        return report
+
+    def delete(self, document_id: str) -> IngestReport:
+        documents = self.assistant.index.documents if self.assistant.ready else {}
+        if document_id not in documents:
+            raise DocumentNotFound(f"Document inconnu : {document_id}")
+        report = self._run([], delete=(document_id,))
+        source = Path(documents[document_id].get("source_path", ""))
+        if source.is_relative_to(self.uploads_dir.resolve()):
+            source.unlink(missing_ok=True)
+        return report
+
+    def reindex(self) -> IngestReport:
+        """Re-read every indexed source file; documents whose file is gone are removed."""
+        documents = self.assistant.index.documents if self.assistant.ready else {}
+        paths = [Path(d["source_path"]) for d in documents.values()
+                 if Path(d["source_path"]).is_file()]
+        return self._run(paths, prune=True)
+
+
+def safe_filename(filename: str) -> str:
+    """`../../etc/passwd` -> `passwd`; accents folded; nothing but [A-Za-z0-9._-]."""
+    base = Path(filename.replace("\\", "/")).name
+    folded = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", folded).strip(".-")
+    if not cleaned:
+        raise InvalidInput("Nom de fichier invalide.")
+    return cleaned[:120]

@@ -1,0 +1,146 @@
+"""The default answerer: no LLM, no network. It picks the best-supported sentences of the
+retrieved passages (query-focused, without redundancy), each with the number of its passage."""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.citations import split_sentences
+from assistant.schema import SearchHit
+from ingest.lexical import tokenize
+
+EmbedQuery = Callable[[str], np.ndarray]
+EmbedPassages = Callable[[list[str]], np.ndarray]
+
+# Words that shape a question but say nothing about its topic (stemmed like the index).
+_SCAFFOLD = set(tokenize(
+    "combien quel quelle quels quelles quoi comment pourquoi quand qui que dit dire prévoit "
+    "prévu prévoir selon texte article loi décret code faut doit peut peuvent existe "
+    "explique expliquer rôle définir définition signifie veut-dire concerne chose "
+    "nombre compte compter est sont a ont y il elle"
+))
+_NUMBER = re.compile(r"\d")
+_DATE = re.compile(r"\b(1[89]|20)\d{2}\b|\b\d{1,2}(er)? (janvier|février|mars|avril|mai|juin|"
+                   r"juillet|août|septembre|octobre|novembre|décembre)\b", re.I)
+_MIN_WORDS = 4
+
+
+@dataclass
+class Thresholds:
+    """When the best sentence is below both, the documents do not hold the answer."""
+
+    coverage: float = 0.5  # idf-weighted share of the question's topic words in the passage
+    similarity: float = 0.84  # cosine between question and sentence (e5 scale)
+    strong_coverage: float = 0.85  # coverage alone is then enough
+
+
+@dataclass
+class Candidate:
+    sentence: str
+    n: int  # 1-based passage number
+    coverage: float
+    passage_coverage: float
+    similarity: float = 0.0
+    score: float = 0.0
+
+
+def topic_terms(question: str) -> list[str]:
+    return [t for t in dict.fromkeys(tokenize(question)) if t not in _SCAFFOLD]
+
+
+def answer(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
+           embed_passages: EmbedPassages, idf: dict[str, float],
+           thresholds: Thresholds | None = None, max_sentences: int = 3,
+           pool: int = 24, topic: str | None = None) -> list[Candidate]:
+    """The chosen sentences, best first; empty when nothing retrieved supports an answer.
+
+    `topic` is the question without its legal reference (the words that must be covered)."""
+    thresholds = thresholds or Thresholds()
+    terms = topic_terms(question if topic is None else topic)
+    if not hits or not terms:
+        return []
+    weights = {t: idf.get(t, 12.0) for t in terms}  # unseen words weigh most: they are missing
+    total = sum(weights.values())
+    candidates = []
+    for n, hit in enumerate(hits, start=1):
+        passage_tokens = set(tokenize(f"{hit.title} {hit.section or ''} {hit.text}"))
+        passage_coverage = sum(w for t, w in weights.items() if t in passage_tokens) / total
+        for sentence in split_sentences(_clean(hit.text)):
+            if len(sentence.split()) < _MIN_WORDS:
+                continue
+            tokens = set(tokenize(sentence))
+            coverage = sum(w for t, w in weights.items() if t in tokens) / total
+            candidates.append(Candidate(sentence, n, coverage, passage_coverage))
+    if not candidates:
+        return []
+    candidates.sort(key=lambda c: -(0.6 * c.coverage + 0.4 * c.passage_coverage - 0.02 * c.n))
+    shortlist = candidates[:pool]
+    query = embed_query(question)
+    vectors = embed_passages([c.sentence for c in shortlist])
+    for candidate, vector in zip(shortlist, vectors, strict=True):
+        candidate.similarity = float(vector @ query)
+        candidate.score = _score(question, candidate)
+    shortlist.sort(key=lambda c: -c.score)
+    best = shortlist[0]
+    if not _supported(best, thresholds):
+        return []
+    chosen = [best]
+    for candidate in shortlist[1:]:
+        if len(chosen) >= max_sentences:
+            break
+        if candidate.score >= 0.85 * best.score and _supported(candidate, thresholds) and \
+                all(_overlap(candidate.sentence, c.sentence) < 0.5 for c in chosen):
+            chosen.append(candidate)
+    return chosen
+
+
+def quote_unit(article: str, hits: list[SearchHit], max_sentences: int = 3) -> list[Candidate]:
+    """« Que dit l'article 7 ? »: the opening sentences of that article, as indexed."""
+    numbered = [(n, h) for n, h in enumerate(hits, start=1) if h.article == article]
+    if not numbered:
+        return []
+    n, first = min(numbered, key=lambda pair: pair[1].node_id)  # node ids follow text order
+    sentences = [s for s in split_sentences(_clean(first.text)) if len(s.split()) >= _MIN_WORDS]
+    return [Candidate(s, n, 1.0, 1.0, 1.0, 1.0) for s in sentences[:max_sentences]]
+
+
+def _score(question: str, c: Candidate) -> float:
+    cue = 0.0
+    lowered = question.lower()
+    if "combien" in lowered or "nombre" in lowered:
+        cue = 0.05 if _NUMBER.search(c.sentence) else -0.05
+    elif "quand" in lowered or "date" in lowered or "quelle année" in lowered:
+        cue = 0.05 if _DATE.search(c.sentence) else -0.05
+    # similarity carries meaning (paraphrases); coverage carries the question's exact terms
+    return 2.0 * (c.similarity - 0.75) + 0.35 * c.coverage + 0.25 * c.passage_coverage \
+        - 0.01 * c.n + cue
+
+
+def _supported(c: Candidate, t: Thresholds) -> bool:
+    if c.passage_coverage >= t.strong_coverage and c.coverage > 0:
+        return True
+    return c.passage_coverage >= t.coverage and c.similarity >= t.similarity
+
+
+def _overlap(first: str, second: str) -> float:
+    a, b = set(tokenize(first)), set(tokenize(second))
+    return len(a & b) / max(1, min(len(a), len(b)))
+
+
+def _clean(text: str) -> str:
+    # Markdown quote markers and bullets are layout, not content.
+    return re.sub(r"(^|\s)[>•●▪]\s+", r"\1", text)
+
+
+def compose(chosen: list[Candidate]) -> str:
+    """« Phrase. [n] » sentences, in order of relevance."""
+    parts = []
+    for c in chosen:
+        body = c.sentence.rstrip(" ;:,")
+        if not body.endswith((".", "!", "?", "»", ")")):
+            body += "."
+        match = re.match(r"^(.*?)([.!?]?)$", body, re.S)
+        parts.append(f"{match.group(1)} [{c.n}]{match.group(2)}")
+    return " ".join(parts)

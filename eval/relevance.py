@@ -1,0 +1,109 @@
+"""Relevance judgement: does a retrieved or cited passage match an expected source?
+
+A passage is anything with `document_id`, `page`, `article` and `text`, as an object
+(`SearchHit`, `Citation`) or as a dict (a record read back from a results file).
+"""
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u2018": "'", "\xa0": " "})
+
+
+class Source(Protocol):
+    """What the judgement needs from an expected source (`eval.datasets.ExpectedSource`)."""
+
+    document_id: str
+    alt_document_ids: list[str]
+    page: int | None
+    article: str | None
+    contains: str | None
+
+
+def field(passage: Any, name: str) -> Any:
+    """Read `name` from an object or a mapping; missing means None."""
+    if isinstance(passage, Mapping):
+        return passage.get(name)
+    return getattr(passage, name, None)
+
+
+def normalise_article(number: str | None) -> str | None:
+    """`L. 2143-1` -> `l2143-1`, `1er` -> `1`, `1388 bis` -> `1388bis` (as ingest indexes them)."""
+    if number is None:
+        return None
+    key = re.sub(r"[\s.*]", "", number.lower())
+    key = re.sub(r"^(?:article|art)", "", key)
+    return {"premier": "1", "1er": "1"}.get(key, key) or None
+
+
+def normalise_space(text: str) -> str:
+    """Collapse whitespace and fold typographic apostrophes: what chunking may change."""
+    return re.sub(r"\s+", " ", text.translate(_APOSTROPHES)).strip()
+
+
+def strip_accents(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in folded if not unicodedata.combining(char))
+
+
+def contains_phrase(text: str | None, phrase: str) -> bool:
+    """True when `phrase` occurs in `text`, ignoring whitespace, apostrophe style and case."""
+    if not text:
+        return False
+    return normalise_space(phrase).casefold() in normalise_space(text).casefold()
+
+
+def document_matches(passage: Any, source: Source) -> bool:
+    document_id = field(passage, "document_id")
+    return document_id == source.document_id or document_id in source.alt_document_ids
+
+
+def page_matches(passage: Any, source: Source) -> bool:
+    """Pages are only compared when the passage comes from a paginated document (a PDF)."""
+    page = field(passage, "page")
+    if source.page is None or page is None:
+        return True
+    last = field(passage, "page_end") or page
+    return page <= source.page <= last
+
+
+def article_matches(passage: Any, source: Source) -> bool:
+    if source.article is None:
+        return True
+    return normalise_article(field(passage, "article")) == source.article
+
+
+def is_relevant(passage: Any, source: Source) -> bool:
+    """Same document (or its twin) and, when given, same page, same article and the phrase."""
+    return (
+        document_matches(passage, source)
+        and page_matches(passage, source)
+        and article_matches(passage, source)
+        and (source.contains is None or contains_phrase(field(passage, "text"), source.contains))
+    )
+
+
+def is_relevant_to_any(passage: Any, sources: list[Source]) -> bool:
+    return any(is_relevant(passage, source) for source in sources)
+
+
+def match_sources(passages: list[Any], sources: list[Source]) -> list[int | None]:
+    """For each passage in rank order, the index of the first expected source it newly covers.
+
+    A source already covered by a better-ranked passage is not counted twice, so overlapping
+    chunks of one passage do not inflate recall or nDCG.
+    """
+    covered: set[int] = set()
+    matches: list[int | None] = []
+    for passage in passages:
+        found = next(
+            (index for index, source in enumerate(sources)
+             if index not in covered and is_relevant(passage, source)),
+            None,
+        )
+        if found is not None:
+            covered.add(found)
+        matches.append(found)
+    return matches
