@@ -118,3 +118,7 @@ def ask(
         console.print(f"[red]Erreur :[/red] {exc}")
         raise typer.Exit(code=1) from exc
     typer.echo(answer.model_dump_json(indent=2) if json_output else answer.render())
+
+
+if __name__ == "__main__":
+    app()

@@ -110,10 +110,11 @@ def write_build(index_dir: Path, snapshot: Snapshot) -> Path:
         build.mkdir()
         _write_files(build, snapshot)
         _write_atomically(index_dir / "CURRENT", name)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # faiss reports write failures as RuntimeError
         shutil.rmtree(build, ignore_errors=True)
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
         raise IndexWriteError(
-            f"Impossible d'écrire l'index dans {index_dir} ({exc.strerror or exc}) ; "
+            f"Impossible d'écrire l'index dans {index_dir} ({reason}) ; "
             "l'index précédent reste en service."
         ) from exc
     _remove_old_builds(index_dir, keep=name)

@@ -56,7 +56,8 @@ class LexicalIndex:
     @classmethod
     def build(cls, texts: list[str], node_ids: list[str]) -> "LexicalIndex":
         retriever = bm25s.BM25(k1=1.2, b=0.75)
-        retriever.index([tokenize(t) or ["∅"] for t in texts], show_progress=False)
+        # bm25s cannot index nothing: an empty index holds one placeholder row, never returned
+        retriever.index([tokenize(t) or ["∅"] for t in texts] or [["∅"]], show_progress=False)
         return cls(retriever, node_ids)
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
