@@ -64,7 +64,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     limiter = Limiter(key_func=get_remote_address, default_limits=[settings.rate_limit],
                       headers_enabled=True)
     app.state.limiter = limiter
-    _exempt = ["healthz", "readyz", "index", "embed", "widget", "static"]
+    _exempt = ["healthz", "readyz", "index", "embed", "widget"]
     app.add_middleware(SlowAPIMiddleware)
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                        allow_methods=["GET", "POST"], allow_headers=["content-type"])
@@ -79,12 +79,13 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     app.add_exception_handler(RateLimitExceeded, _rate_limited)
     app.add_exception_handler(Exception, _unexpected)
 
-    app.include_router(router)
-    app.include_router(admin_router)
+    # Routes are added one by one, not with include_router: FastAPI >= 0.16x nests included
+    # routers, and slowapi's middleware then cannot see (nor limit) their routes.
+    app.router.routes.extend([*router.routes, *admin_router.routes])
     _add_health(app)
     _add_web(app)
     for route in app.routes:
-        if getattr(route, "name", "") in _exempt:
+        if getattr(route, "name", "") in _exempt and hasattr(route, "endpoint"):
             limiter.exempt(route.endpoint)
     return app
 

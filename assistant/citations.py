@@ -9,9 +9,9 @@ import numpy as np
 
 from assistant.schema import Citation, SearchHit
 from ingest.lexical import tokenize
+from ingest.sentences import split_sentences
 
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)|(?<=\])\s+(?=[A-ZÀ-Ý«\"(])|\n+")
 MIN_LEXICAL_SUPPORT = 0.6
 MIN_SEMANTIC_SUPPORT = 0.86
 
@@ -23,10 +23,6 @@ class Checked:
     text: str  # the answer, renumbered 1..m in order of first citation
     citations: list[Citation]
     removed: list[str]  # sentences dropped for lack of support
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
 
 
 def lexical_support(sentence: str, passage: str) -> float:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.citations import split_sentences
 from assistant.schema import SearchHit
 from ingest.lexical import tokenize
+from ingest.sentences import split_sentences
 
 EmbedQuery = Callable[[str], np.ndarray]
 EmbedPassages = Callable[[list[str]], np.ndarray]
@@ -34,6 +34,7 @@ class Thresholds:
     coverage: float = 0.5  # idf-weighted share of the question's topic words in the passage
     similarity: float = 0.84  # cosine between question and sentence (e5 scale)
     strong_coverage: float = 0.85  # coverage alone is then enough
+    anchor_free_similarity: float = 0.9  # without the question's rarest word, only a near match
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Candidate:
     passage_coverage: float
     similarity: float = 0.0
     score: float = 0.0
+    has_anchor: bool = True  # the passage holds the question's most specific known word
 
 
 def topic_terms(question: str) -> list[str]:
@@ -63,6 +65,8 @@ def answer(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
         return []
     weights = {t: idf.get(t, 12.0) for t in terms}  # unseen words weigh most: they are missing
     total = sum(weights.values())
+    known = [t for t in terms if t in idf]
+    anchor = max(known, key=idf.__getitem__) if known else None
     candidates = []
     for n, hit in enumerate(hits, start=1):
         passage_tokens = set(tokenize(f"{hit.title} {hit.section or ''} {hit.text}"))
@@ -72,7 +76,8 @@ def answer(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
                 continue
             tokens = set(tokenize(sentence))
             coverage = sum(w for t, w in weights.items() if t in tokens) / total
-            candidates.append(Candidate(sentence, n, coverage, passage_coverage))
+            candidates.append(Candidate(sentence, n, coverage, passage_coverage,
+                                        has_anchor=anchor is None or anchor in passage_tokens))
     if not candidates:
         return []
     candidates.sort(key=lambda c: -(0.6 * c.coverage + 0.4 * c.passage_coverage - 0.02 * c.n))
@@ -119,6 +124,8 @@ def _score(question: str, c: Candidate) -> float:
 
 
 def _supported(c: Candidate, t: Thresholds) -> bool:
+    if not c.has_anchor and c.similarity < t.anchor_free_similarity:
+        return False  # « le budget de l'IREV » is not answered by a passage without « budget »
     if c.passage_coverage >= t.strong_coverage and c.coverage > 0:
         return True
     return c.passage_coverage >= t.coverage and c.similarity >= t.similarity

@@ -65,12 +65,16 @@ class LLM:
 
         chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
         deadline = time.monotonic() + self.timeout
+        produced = False
         try:
             for chunk in self._llm.stream_chat(chat):
                 if time.monotonic() > deadline:
                     raise LLMUnavailable("Le modèle de langage a dépassé le temps imparti.")
                 if chunk.delta:
+                    produced = True
                     yield chunk.delta
+            if not produced:  # e.g. an HTML error page with status 200
+                raise LLMUnavailable("Le modèle de langage a renvoyé une réponse vide.")
         except LLMUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - any client, HTTP or parsing failure

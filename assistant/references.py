@@ -11,7 +11,7 @@ _ARTICLE = re.compile(
     re.I,
 )
 _CODE_ARTICLE = re.compile(r"\b(?P<num>[LRD]\s?\.?\s?\d{1,4}(?:-\d+)+)\b")
-_TEXT_NUMBER = re.compile(r"\b(\d{4}-\d{1,5})\b")
+_TEXT_NUMBER = re.compile(r"\b((?:19|20)\d{2}-\d{1,5})\b")  # 2014-173: year-number
 _DATE = re.compile(r"\b(?:du|le)\s+(\d{1,2}(?:er)?\s+[a-zéû]+\s+\d{4})\b", re.I)
 
 # What practitioners call the texts, mapped to words found in the documents' titles.
@@ -50,7 +50,8 @@ def parse_reference(question: str) -> Reference:
     folded = fold(question)
     match = _ARTICLE.search(question) or _CODE_ARTICLE.search(question)
     article = article_key(match.group("num")) if match else None
-    keys = set(_TEXT_NUMBER.findall(folded))
+    without_articles = _CODE_ARTICLE.sub(" ", _ARTICLE.sub(" ", folded))
+    keys = set(_TEXT_NUMBER.findall(without_articles))
     keys |= {fold(d) for d in _DATE.findall(question)}
     keys |= {target for alias, target in ALIASES.items() if re.search(rf"\b{alias}\b", folded)}
     return Reference(article=article, text_keys=tuple(sorted(keys)))

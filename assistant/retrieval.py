@@ -4,6 +4,7 @@ from llama_index.core.schema import TextNode
 
 from assistant.references import matching_documents, parse_reference
 from assistant.schema import SearchHit
+from assistant.vocabulary import expand
 from ingest.index import HybridIndex
 
 
@@ -28,8 +29,9 @@ class Retriever:
     def search(self, query: str, k: int) -> list[SearchHit]:
         index = self.index  # one snapshot for the whole query, even if a reload swaps it
         depth = max(self.depth, k)
-        dense = index.dense_search(query, depth) if self.fusion != "bm25" else []
-        lexical = index.lexical_search(query, depth) if self.fusion != "dense" else []
+        expanded = expand(query)
+        dense = index.dense_search(expanded, depth) if self.fusion != "bm25" else []
+        lexical = index.lexical_search(expanded, depth) if self.fusion != "dense" else []
         rankings = [[n.node_id for n, _ in hits] for hits in (dense, lexical) if hits]
         fused = reciprocal_rank_fusion(rankings, self.rrf_k)
         dense_scores = {n.node_id: s for n, s in dense}

@@ -142,10 +142,11 @@ def _record(assistant: Assistant, document_id: str) -> dict:
 
 # -- admin -----------------------------------------------------------------------------------
 
-admin_router = APIRouter(dependencies=[Depends(check_admin_key)], tags=["administration"])
+admin_router = APIRouter(tags=["administration"])
+AdminOnly = [Depends(check_admin_key)]
 
 
-@admin_router.post("/api/documents", status_code=201)
+@admin_router.post("/api/documents", status_code=201, dependencies=AdminOnly)
 def upload(admin: AdminDep, file: Annotated[UploadFile, File()]) -> dict:
     """Ajoute un document (PDF, HTML, Markdown, texte) et l'indexe. Clé d'administration requise."""
     report = admin.upload(file.filename or "", file.file.read())
@@ -154,12 +155,12 @@ def upload(admin: AdminDep, file: Annotated[UploadFile, File()]) -> dict:
     return summarize(report)
 
 
-@admin_router.delete("/api/documents/{document_id}")
+@admin_router.delete("/api/documents/{document_id}", dependencies=AdminOnly)
 def delete(document_id: str, admin: AdminDep) -> dict:
     return summarize(admin.delete(document_id))
 
 
-@admin_router.post("/api/reindex")
+@admin_router.post("/api/reindex", dependencies=AdminOnly)
 def reindex(admin: AdminDep) -> dict:
     return summarize(admin.reindex())
 

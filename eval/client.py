@@ -21,8 +21,9 @@ class HttpAssistant:
     >>> HttpAssistant("http://127.0.0.1:8000").ask("Qu'est-ce qu'un conseil citoyen ?")
     """
 
-    def __init__(self, base_url: str, timeout: float = 120.0,
-                 client: httpx.Client | None = None) -> None:
+    def __init__(
+        self, base_url: str, timeout: float = 120.0, client: httpx.Client | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._client = client or httpx.Client(base_url=self.base_url, timeout=timeout)
 
@@ -33,7 +34,8 @@ class HttpAssistant:
 
     def ask(self, question: str, conversation_id: str | None = None) -> dict[str, Any]:
         response = self._client.post(
-            "/api/chat", json={"question": question, "conversation_id": conversation_id})
+            "/api/chat", json={"question": question, "conversation_id": conversation_id}
+        )
         response.raise_for_status()
         return dict(response.json())
 

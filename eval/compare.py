@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 LOWER_IS_BETTER = frozenset({"false_abstention_rate", "latency_p50", "latency_p95"})
-STATUS_LABELS = {"regressed": "régressé", "mixed": "mixte", "improved": "amélioré",
-                 "unchanged": "inchangé"}
+STATUS_LABELS = {
+    "regressed": "régressé",
+    "mixed": "mixte",
+    "improved": "amélioré",
+    "unchanged": "inchangé",
+}
 
 
 @dataclass
@@ -43,8 +47,9 @@ def _direction(name: str, before: float | None, after: float | None, tolerance: 
     return 1 if better else -1
 
 
-def compare_results(old: dict[str, Any], new: dict[str, Any],
-                    tolerance: float = 1e-6) -> Comparison:
+def compare_results(
+    old: dict[str, Any], new: dict[str, Any], tolerance: float = 1e-6
+) -> Comparison:
     """Match records by question id and classify each by the direction of its scores."""
     before = {r["id"]: r for r in old.get("records", [])}
     after = {r["id"]: r for r in new.get("records", [])}
@@ -58,18 +63,37 @@ def compare_results(old: dict[str, Any], new: dict[str, Any],
             if direction:
                 changes[name] = pair
                 directions.append(direction)
-        status = ("mixed" if 1 in directions and -1 in directions else "improved"
-                  if 1 in directions else "regressed" if -1 in directions else "unchanged")
-        questions.append(QuestionChange(
-            qid, after[qid]["question"], status, changes,
-            before[qid].get("failures", []), after[qid].get("failures", [])))
+        status = (
+            "mixed"
+            if 1 in directions and -1 in directions
+            else "improved"
+            if 1 in directions
+            else "regressed"
+            if -1 in directions
+            else "unchanged"
+        )
+        questions.append(
+            QuestionChange(
+                qid,
+                after[qid]["question"],
+                status,
+                changes,
+                before[qid].get("failures", []),
+                after[qid].get("failures", []),
+            )
+        )
     order = list(STATUS_LABELS)
     questions.sort(key=lambda q: (order.index(q.status), q.id))
     names = list(dict.fromkeys([*old.get("metrics", {}), *new.get("metrics", {})]))
     metrics = {n: (old.get("metrics", {}).get(n), new.get("metrics", {}).get(n)) for n in names}
-    return Comparison(old, new, metrics, questions,
-                      only_old=sorted(set(before) - set(after)),
-                      only_new=sorted(set(after) - set(before)))
+    return Comparison(
+        old,
+        new,
+        metrics,
+        questions,
+        only_old=sorted(set(before) - set(after)),
+        only_new=sorted(set(after) - set(before)),
+    )
 
 
 def _num(value: float | None) -> str:
@@ -82,26 +106,40 @@ def _cell(text: str) -> str:
 
 def render_comparison(comparison: Comparison, show_unchanged: bool = False) -> str:
     """A Markdown report: metric deltas, then one row per question that moved."""
+
     def tag(run: dict[str, Any]) -> str:
         commit = ((run.get("git") or {}).get("commit") or "?")[:7]
         return f"{run.get('created_at', '?')} ({commit})"
 
-    lines = [f"# Comparaison : {tag(comparison.old)} → {tag(comparison.new)}", "",
-             "| Mesure | Avant | Après | Écart |", "|---|---:|---:|---:|"]
+    lines = [
+        f"# Comparaison : {tag(comparison.old)} → {tag(comparison.new)}",
+        "",
+        "| Mesure | Avant | Après | Écart |",
+        "|---|---:|---:|---:|",
+    ]
     for name, (before, after) in comparison.metrics.items():
         delta = "" if before is None or after is None else f"{after - before:+.3f}"
         lines.append(f"| {name} | {_num(before)} | {_num(after)} | {delta} |")
     counts = ", ".join(f"{comparison.count(s)} {label}" for s, label in STATUS_LABELS.items())
-    lines += ["", f"Questions : {counts}.", "",
-              "| Question | Statut | Changements | Problèmes après |", "|---|---|---|---|"]
+    lines += [
+        "",
+        f"Questions : {counts}.",
+        "",
+        "| Question | Statut | Changements | Problèmes après |",
+        "|---|---|---|---|",
+    ]
     for q in comparison.questions:
         if q.status == "unchanged" and not show_unchanged:
             continue
         moves = "; ".join(f"{n} {_num(a)} → {_num(b)}" for n, (a, b) in q.changes.items())
-        lines.append(f"| {q.id} — {_cell(q.question)} | {STATUS_LABELS[q.status]} | "
-                     f"{_cell(moves) or '—'} | {_cell('; '.join(q.failures_after)) or '—'} |")
-    for label, ids in (("Seulement avant", comparison.only_old),
-                       ("Seulement après", comparison.only_new)):
+        lines.append(
+            f"| {q.id} — {_cell(q.question)} | {STATUS_LABELS[q.status]} | "
+            f"{_cell(moves) or '—'} | {_cell('; '.join(q.failures_after)) or '—'} |"
+        )
+    for label, ids in (
+        ("Seulement avant", comparison.only_old),
+        ("Seulement après", comparison.only_new),
+    ):
         if ids:
             lines += ["", f"{label} : {', '.join(ids)}"]
     return "\n".join(lines) + "\n"

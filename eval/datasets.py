@@ -13,10 +13,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from eval.relevance import normalise_article
 
-TAGS = frozenset({
-    "figure", "date", "name", "definition", "paraphrase", "reference", "followup",
-    "unanswerable", "feedback", "squad",
-})
+TAGS = frozenset(
+    {
+        "figure",
+        "date",
+        "name",
+        "definition",
+        "paraphrase",
+        "reference",
+        "followup",
+        "unanswerable",
+        "feedback",
+        "squad",
+    }
+)
 
 
 class DatasetError(ValueError):
@@ -53,7 +63,8 @@ class EvalQuestion(BaseModel):
     answerable: bool | None = Field(description="None: not yet reviewed (feedback)")
     tags: list[str] = Field(default_factory=list)
     feedback: dict[str, Any] | None = Field(
-        default=None, description="What the user saw and said, kept for the reviewer")
+        default=None, description="What the user saw and said, kept for the reviewer"
+    )
 
     @field_validator("tags")
     @classmethod
@@ -66,7 +77,9 @@ class EvalQuestion(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> "EvalQuestion":
         if self.answerable is False and self.expected_sources:
-            raise ValueError("une question hors corpus (answerable=false) n'a pas de source attendue")
+            raise ValueError(
+                "une question hors corpus (answerable=false) n'a pas de source attendue"
+            )
         if self.answerable is True and not self.expected_sources:
             raise ValueError("une question answerable=true doit avoir au moins une source attendue")
         return self
@@ -85,7 +98,8 @@ def load_dataset(path: Path | str) -> list[EvalQuestion]:
             if question.id in seen:
                 raise DatasetError(
                     f"{path}:{number}: identifiant {question.id!r} déjà utilisé ligne "
-                    f"{seen[question.id]}")
+                    f"{seen[question.id]}"
+                )
             seen[question.id] = number
             questions.append(question)
     if not questions:
@@ -97,7 +111,9 @@ def _parse_line(line: str, path: Path, number: int) -> EvalQuestion:
     try:
         raw = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise DatasetError(f"{path}:{number}: JSON invalide ({exc.msg}, colonne {exc.colno})") from exc
+        raise DatasetError(
+            f"{path}:{number}: JSON invalide ({exc.msg}, colonne {exc.colno})"
+        ) from exc
     if not isinstance(raw, dict):
         raise DatasetError(f"{path}:{number}: un objet JSON est attendu par ligne")
     try:
@@ -133,9 +149,14 @@ def export_feedback(rows: Iterable[Mapping[str, Any]]) -> list[str]:
             continue
         seen.add(digest)
         item = EvalQuestion(
-            id=f"feedback-{digest}", question=question, answerable=None, tags=["feedback"],
+            id=f"feedback-{digest}",
+            question=question,
+            answerable=None,
+            tags=["feedback"],
             feedback={
-                "answer": row.get("answer") or "", "comment": comment, "created_at": created,
+                "answer": row.get("answer") or "",
+                "comment": comment,
+                "created_at": created,
                 "citations": [_citation_note(c) for c in row.get("citations") or []],
             },
         )
@@ -192,7 +213,10 @@ class SquadSet(BaseModel):
         """The questions in the eval format; the gold source is the written context file."""
         return [
             EvalQuestion(
-                id=q.id, question=q.question, answerable=True, tags=["squad"],
+                id=q.id,
+                question=q.question,
+                answerable=True,
+                tags=["squad"],
                 reference_answer=q.answers[0] if q.answers else None,
                 expected_sources=[ExpectedSource(document_id=f"{q.context_id}.txt")],
             )
@@ -224,8 +248,9 @@ def load_squad(path: Path | str, limit: int | None = None) -> SquadSet:
         for number, item in enumerate(raw):
             doc_id, question, text = item[0], item[1], item[2]
             cid = context_id(str(doc_id), text)
-            questions.append(SquadQuestion(id=f"{prefix}-q{number:05d}", question=question,
-                                           context_id=cid))
+            questions.append(
+                SquadQuestion(id=f"{prefix}-q{number:05d}", question=question, context_id=cid)
+            )
     elif isinstance(raw, dict) and isinstance(raw.get("data"), list):
         for article in raw["data"]:
             title = str(article.get("title") or "")
@@ -236,8 +261,11 @@ def load_squad(path: Path | str, limit: int | None = None) -> SquadSet:
                         continue
                     qid = str(qa.get("id") or f"{prefix}-q{len(questions):05d}")
                     answers = [a["text"] for a in qa.get("answers", []) if a.get("text")]
-                    questions.append(SquadQuestion(id=qid, question=qa["question"],
-                                                   context_id=cid, answers=answers))
+                    questions.append(
+                        SquadQuestion(
+                            id=qid, question=qa["question"], context_id=cid, answers=answers
+                        )
+                    )
     else:
         raise DatasetError(f"{path} : ni format SQuAD (clé 'data') ni liste de triplets")
     if limit is not None:

@@ -22,11 +22,11 @@ from eval.relevance import (
     Source,
     article_matches,
     document_matches,
-    field,
     is_relevant_to_any,
     match_sources,
     normalise_space,
     page_matches,
+    read_field,
     strip_accents,
 )
 
@@ -134,14 +134,19 @@ def page_accuracy(cited: Passages, expected: Expected) -> MetricResult:
         judged = right = 0
         for citation in citations:
             checkable = [
-                s for s in sources if document_matches(citation, s) and (
+                s
+                for s in sources
+                if document_matches(citation, s)
+                and (
                     s.article is not None
-                    or (s.page is not None and field(citation, "page") is not None))
+                    or (s.page is not None and read_field(citation, "page") is not None)
+                )
             ]
             if checkable:
                 judged += 1
-                right += any(page_matches(citation, s) and article_matches(citation, s)
-                             for s in checkable)
+                right += any(
+                    page_matches(citation, s) and article_matches(citation, s) for s in checkable
+                )
         scores.append(right / judged if judged else None)
     return _result("page_accuracy", scores)
 
@@ -149,12 +154,13 @@ def page_accuracy(cited: Passages, expected: Expected) -> MetricResult:
 # --- answers
 
 _ARTICLES = re.compile(r"\b(?:le|la|les|un|une|des|du|de)\b(?!')|\b[ld]'", re.IGNORECASE)
+_MARKER = re.compile(r"\[(\d+)\]")
 _PUNCTUATION = set(string.punctuation) | set("«»“”‘’…–—")
 
 
 def normalise_answer(text: str, accents: bool = True) -> str:
-    """SQuAD normalisation for French: lower case, no articles, no punctuation."""
-    text = normalise_space(text).lower()
+    """SQuAD normalisation for French: lower case, no [n] markers, articles or punctuation."""
+    text = _MARKER.sub(" ", normalise_space(text)).lower()
     if not accents:
         text = strip_accents(text)
     text = _ARTICLES.sub(" ", text)
@@ -174,8 +180,9 @@ def _f1(prediction: str, reference: str, accents: bool) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def token_f1(predictions: Sequence[str], references: Sequence[str | None],
-             strip_accents: bool = False) -> MetricResult:
+def token_f1(
+    predictions: Sequence[str], references: Sequence[str | None], strip_accents: bool = False
+) -> MetricResult:
     """SQuAD token F1 between each answer and its reference (None without reference)."""
     scores = [
         None if reference is None else _f1(prediction, reference, accents=not strip_accents)
@@ -184,11 +191,15 @@ def token_f1(predictions: Sequence[str], references: Sequence[str | None],
     return _result("token_f1", scores)
 
 
-def semantic_similarity(predictions: Sequence[str], references: Sequence[str | None],
-                        embed: Callable[[list[str]], Any]) -> MetricResult:
+def semantic_similarity(
+    predictions: Sequence[str], references: Sequence[str | None], embed: Callable[[list[str]], Any]
+) -> MetricResult:
     """Cosine similarity of answer and reference embeddings; `embed(texts)` returns vectors."""
-    pairs = [(i, p, r) for i, (p, r) in enumerate(zip(predictions, references, strict=True))
-             if r is not None]
+    pairs = [
+        (i, p, r)
+        for i, (p, r) in enumerate(zip(predictions, references, strict=True))
+        if r is not None
+    ]
     scores: list[float | None] = [None] * len(predictions)
     if pairs:
         vectors = np.asarray(embed([p for _, p, _ in pairs] + [r for _, _, r in pairs]), float)
@@ -200,22 +211,24 @@ def semantic_similarity(predictions: Sequence[str], references: Sequence[str | N
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÀ-Ý«\"(\[0-9-])")
-_MARKER = re.compile(r"\[(\d+)\]")
 
 
 def split_sentences(answer: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(normalise_space(answer)) if _MARKER.sub("", s).strip()]
+    return [
+        s.strip() for s in _SENTENCE.split(normalise_space(answer)) if _MARKER.sub("", s).strip()
+    ]
 
 
-def faithfulness(answers: Sequence[str], cited: Passages,
-                 supports: Callable[[str, str], bool]) -> MetricResult:
+def faithfulness(
+    answers: Sequence[str], cited: Passages, supports: Callable[[str, str], bool]
+) -> MetricResult:
     """Share of answer sentences supported by one of the passages they cite with [n].
 
     A sentence without a marker counts as unsupported; an empty answer scores None.
     """
     scores: list[float | None] = []
     for answer, citations in zip(answers, cited, strict=True):
-        by_number = {field(c, "n"): field(c, "text") or "" for c in citations}
+        by_number = {read_field(c, "n"): read_field(c, "text") or "" for c in citations}
         sentences = split_sentences(answer)
         if not sentences:
             scores.append(None)
@@ -232,18 +245,24 @@ def faithfulness(answers: Sequence[str], cited: Passages,
 # --- abstention and latency
 
 
-def abstention_accuracy(abstained: Sequence[bool], answerable: Sequence[bool | None]) -> MetricResult:
+def abstention_accuracy(
+    abstained: Sequence[bool], answerable: Sequence[bool | None]
+) -> MetricResult:
     """1 when the assistant abstains exactly on the out-of-corpus questions."""
-    scores = [None if a is None else float(bool(s) == (not a))
-              for s, a in zip(abstained, answerable, strict=True)]
+    scores = [
+        None if a is None else float(bool(s) == (not a))
+        for s, a in zip(abstained, answerable, strict=True)
+    ]
     return _result("abstention_accuracy", scores)
 
 
-def false_abstention_rate(abstained: Sequence[bool],
-                          answerable: Sequence[bool | None]) -> MetricResult:
+def false_abstention_rate(
+    abstained: Sequence[bool], answerable: Sequence[bool | None]
+) -> MetricResult:
     """Among answerable questions, the share where the assistant said it found nothing."""
-    scores = [float(bool(s)) if a is True else None
-              for s, a in zip(abstained, answerable, strict=True)]
+    scores = [
+        float(bool(s)) if a is True else None for s, a in zip(abstained, answerable, strict=True)
+    ]
     return _result("false_abstention_rate", scores)
 
 

@@ -9,18 +9,35 @@ from typing import Any
 from pydantic import BaseModel
 
 _SECRET_WORDS = ("key", "secret", "password", "token")
+_REPO = Path(__file__).resolve().parents[1]
 
 
-def git_commit(repo: Path = Path(".")) -> dict[str, Any]:
+def git_commit(repo: Path = _REPO) -> dict[str, Any]:
     """HEAD's SHA and whether the work tree has uncommitted changes (None outside git)."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
-                             text=True, check=True, timeout=10).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True,
-                                text=True, check=True, timeout=10).stdout
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
     return {"commit": sha, "dirty": bool(status.strip())}
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def corpus_fingerprint(folders: Iterable[Path]) -> dict[str, Any]:
@@ -43,8 +60,10 @@ def public_settings(settings: BaseModel | Mapping[str, Any] | None) -> dict[str,
     if settings is None:
         return {}
     raw = settings.model_dump(mode="json") if isinstance(settings, BaseModel) else dict(settings)
-    return {key: ("***" if value and any(w in key.lower() for w in _SECRET_WORDS)
-                  else _jsonable(value)) for key, value in raw.items()}
+    return {
+        key: ("***" if value and any(w in key.lower() for w in _SECRET_WORDS) else _jsonable(value))
+        for key, value in raw.items()
+    }
 
 
 def _jsonable(value: Any) -> Any:

@@ -22,7 +22,7 @@ class Source(Protocol):
     contains: str | None
 
 
-def field(passage: Any, name: str) -> Any:
+def read_field(passage: Any, name: str) -> Any:
     """Read `name` from an object or a mapping; missing means None."""
     if isinstance(passage, Mapping):
         return passage.get(name)
@@ -56,23 +56,27 @@ def contains_phrase(text: str | None, phrase: str) -> bool:
 
 
 def document_matches(passage: Any, source: Source) -> bool:
-    document_id = field(passage, "document_id")
+    document_id = read_field(passage, "document_id")
     return document_id == source.document_id or document_id in source.alt_document_ids
 
 
 def page_matches(passage: Any, source: Source) -> bool:
     """Pages are only compared when the passage comes from a paginated document (a PDF)."""
-    page = field(passage, "page")
+    page = read_field(passage, "page")
     if source.page is None or page is None:
         return True
-    last = field(passage, "page_end") or page
+    last = read_field(passage, "page_end") or page
     return page <= source.page <= last
 
 
 def article_matches(passage: Any, source: Source) -> bool:
     if source.article is None:
         return True
-    return normalise_article(field(passage, "article")) == source.article
+    return normalise_article(read_field(passage, "article")) == source.article
+
+
+def phrase_matches(passage: Any, source: Source) -> bool:
+    return source.contains is None or contains_phrase(read_field(passage, "text"), source.contains)
 
 
 def is_relevant(passage: Any, source: Source) -> bool:
@@ -81,7 +85,7 @@ def is_relevant(passage: Any, source: Source) -> bool:
         document_matches(passage, source)
         and page_matches(passage, source)
         and article_matches(passage, source)
-        and (source.contains is None or contains_phrase(field(passage, "text"), source.contains))
+        and phrase_matches(passage, source)
     )
 
 
@@ -99,8 +103,11 @@ def match_sources(passages: list[Any], sources: list[Source]) -> list[int | None
     matches: list[int | None] = []
     for passage in passages:
         found = next(
-            (index for index, source in enumerate(sources)
-             if index not in covered and is_relevant(passage, source)),
+            (
+                index
+                for index, source in enumerate(sources)
+                if index not in covered and is_relevant(passage, source)
+            ),
             None,
         )
         if found is not None:

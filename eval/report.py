@@ -32,7 +32,8 @@ table{border-collapse:collapse;margin:1rem 0;width:100%}
 th,td{border:1px solid #ccd;padding:.35rem .5rem;vertical-align:top;text-align:left}
 th{background:#eef1f5} td.num{text-align:right;white-space:nowrap}
 .fail{color:#a83232} .ok{color:#3c8d5a} .muted{color:#666;font-size:.9em}
-details{margin:.2rem 0} summary{cursor:pointer} svg{display:block;margin:1rem 0}
+.wide{overflow-x:auto} details{margin:.2rem 0} summary{cursor:pointer}
+svg{display:block;margin:1rem 0}
 """
 
 
@@ -58,17 +59,26 @@ def render_report(results: dict[str, Any]) -> str:
     failed = [r for r in records if r.get("failures")]
     passed = [r for r in records if not r.get("failures")]
     body = [
-        "<h1>Rapport d'évaluation de l'assistant</h1>", _provenance(results),
-        "<h2>Synthèse</h2>", _summary(results, k), _charts(results, k),
-        "<h2>Par type de question</h2>", _by_tag(results, k),
-        f"<h2>Questions en échec ({len(failed)})</h2>", _questions(failed),
-        f"<h2>Questions réussies ({len(passed)})</h2>", _questions(passed),
-        "<h2>Réglages</h2>", f"<details><summary>Afficher</summary><pre>"
+        "<h1>Rapport d'évaluation de l'assistant</h1>",
+        _provenance(results),
+        "<h2>Synthèse</h2>",
+        _summary(results, k),
+        _charts(results, k),
+        "<h2>Par type de question</h2>",
+        _by_tag(results, k),
+        f"<h2>Questions en échec ({len(failed)})</h2>",
+        _questions(failed),
+        f"<h2>Questions réussies ({len(passed)})</h2>",
+        _questions(passed),
+        "<h2>Réglages</h2>",
+        f"<details><summary>Afficher</summary><pre>"
         f"{escape(_pretty(results.get('settings', {})))}</pre></details>",
     ]
-    return ('<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8">'
-            "<title>Rapport d'évaluation</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>")
+    return (
+        '<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8">'
+        "<title>Rapport d'évaluation</title>"
+        f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>"
+    )
 
 
 def write_report(results: dict[str, Any], path: Path) -> Path:
@@ -79,16 +89,22 @@ def write_report(results: dict[str, Any], path: Path) -> Path:
 
 def _provenance(results: dict[str, Any]) -> str:
     git = results.get("git") or {}
-    commit = (git.get("commit") or "inconnu")[:12] + (" (modifications non commitées)"
-                                                       if git.get("dirty") else "")
+    commit = (git.get("commit") or "inconnu")[:12] + (
+        " (modifications non commitées)" if git.get("dirty") else ""
+    )
     corpus = results.get("corpus") or {}
     rows = [
-        ("Date", results.get("created_at")), ("Jeu de questions", (results.get("dataset") or {})
-                                               .get("path")),
+        ("Date", results.get("created_at")),
+        ("Jeu de questions", (results.get("dataset") or {}).get("path")),
         ("Questions", (results.get("dataset") or {}).get("questions")),
-        ("Cible", results.get("target")), ("Commit", commit),
-        ("Corpus", f"{corpus.get('files', 0)} fichiers, sha256 {(corpus.get('sha256') or '')[:12]}"),
-        ("Modèles", json.dumps(results.get("model", {}), ensure_ascii=False)), ("Passages cherchés (k)", results.get("k")),
+        ("Cible", results.get("target")),
+        ("Commit", commit),
+        (
+            "Corpus",
+            f"{corpus.get('files', 0)} fichiers, sha256 {(corpus.get('sha256') or '')[:12]}",
+        ),
+        ("Modèles", json.dumps(results.get("model", {}), ensure_ascii=False)),
+        ("Passages cherchés (k)", results.get("k")),
     ]
     cells = "".join(f"<tr><th>{escape(n)}</th><td>{_fmt(v)}</td></tr>" for n, v in rows)
     return f"<table>{cells}</table>"
@@ -101,13 +117,18 @@ def _summary(results: dict[str, Any], k: int) -> str:
         f"<td class='num'>{_fmt(score)}</td><td class='num'>{counts.get(name, '')}</td></tr>"
         for name, score in results.get("metrics", {}).items()
     )
-    return ("<table><tr><th>Mesure</th><th>Nom</th><th>Score</th><th>Questions notées</th></tr>"
-            f"{rows}</table>")
+    return (
+        "<table><tr><th>Mesure</th><th>Nom</th><th>Score</th><th>Questions notées</th></tr>"
+        f"{rows}</table>"
+    )
 
 
 def _charts(results: dict[str, Any], k: int) -> str:
-    ratios = [(label(n, k), s) for n, s in results.get("metrics", {}).items()
-              if not n.startswith("latency")]
+    ratios = [
+        (label(n, k), s)
+        for n, s in results.get("metrics", {}).items()
+        if not n.startswith("latency")
+    ]
     records = results.get("records", [])
     latencies = [r["latency_s"] for r in records if r.get("latency_s") is not None]
     top = {"dans le corpus": [], "hors corpus": []}
@@ -115,9 +136,11 @@ def _charts(results: dict[str, Any], k: int) -> str:
         if record.get("hits") and record["hits"][0].get("score") is not None:
             key = "hors corpus" if record.get("answerable") is False else "dans le corpus"
             top[key].append(float(record["hits"][0]["score"]))
-    return (bar_chart(ratios, "Scores (0 à 1)")
-            + histogram({"réponse": latencies}, "Latence des réponses", unit=" s")
-            + histogram(top, "Score du premier passage trouvé (aide à régler min_score)"))
+    return (
+        bar_chart(ratios, "Scores (0 à 1)")
+        + histogram({"réponse": latencies}, "Latence des réponses", unit=" s")
+        + histogram(top, "Score du premier passage trouvé (aide à régler min_score)")
+    )
 
 
 def _by_tag(results: dict[str, Any], k: int) -> str:
@@ -128,49 +151,69 @@ def _by_tag(results: dict[str, Any], k: int) -> str:
     head = "".join(f"<th title='{escape(label(n, k))}'>{escape(n)}</th>" for n in names)
     rows = "".join(
         f"<tr><td>{escape(tag)}</td><td class='num'>{row['n']}</td>"
-        + "".join(f"<td class='num'>{_fmt(row.get(n))}</td>" for n in names) + "</tr>"
+        + "".join(f"<td class='num'>{_fmt(row.get(n))}</td>" for n in names)
+        + "</tr>"
         for tag, row in table.items()
     )
-    return f"<table><tr><th>Étiquette</th><th>n</th>{head}</tr>{rows}</table>"
+    return (
+        f"<div class='wide'><table><tr><th>Étiquette</th><th>n</th>{head}</tr>{rows}</table></div>"
+    )
 
 
 def _questions(records: list[dict[str, Any]]) -> str:
     if not records:
         return "<p class='muted'>Aucune.</p>"
     rows = "".join(_question_row(r) for r in records)
-    return ("<table><tr><th>Question</th><th>Réponse</th><th>Citations</th>"
-            f"<th>Sources attendues</th><th>Problèmes</th></tr>{rows}</table>")
+    return (
+        "<table><tr><th>Question</th><th>Réponse</th><th>Citations</th>"
+        f"<th>Sources attendues</th><th>Problèmes</th></tr>{rows}</table>"
+    )
 
 
 def _question_row(record: dict[str, Any]) -> str:
     turns = "".join(f"<div class='muted'>« {escape(t)} »</div>" for t in record.get("turns", []))
-    question = (f"<b>{escape(record['id'])}</b> <span class='muted'>"
-                f"{escape(', '.join(record.get('tags', [])))}</span>{turns}"
-                f"<div>{escape(record['question'])}</div>")
+    question = (
+        f"<b>{escape(record['id'])}</b> <span class='muted'>"
+        f"{escape(', '.join(record.get('tags', [])))}</span>{turns}"
+        f"<div>{escape(record['question'])}</div>"
+    )
     answer = escape(record.get("answer") or "")
     if record.get("reference_answer"):
         answer += f"<div class='muted'>Référence : {escape(record['reference_answer'])}</div>"
     citations = "".join(_citation(c) for c in record.get("citations", [])) or "—"
-    expected = "".join(
-        f"<div>{escape(s['document_id'])}{_where(s)}"
-        + (f"<div class='muted'>« {escape(s['contains'])} »</div>" if s.get("contains") else "")
-        + "</div>" for s in record.get("expected_sources", [])) or "<i>hors corpus</i>"
+    expected = (
+        "".join(
+            f"<div>{escape(s['document_id'])}{_where(s)}"
+            + (f"<div class='muted'>« {escape(s['contains'])} »</div>" if s.get("contains") else "")
+            + "</div>"
+            for s in record.get("expected_sources", [])
+        )
+        or "<i>hors corpus</i>"
+    )
     failures = "".join(f"<div class='fail'>{escape(f)}</div>" for f in record.get("failures", []))
-    return (f"<tr><td>{question}</td><td>{answer}</td><td>{citations}</td><td>{expected}</td>"
-            f"<td>{failures or '<span class=ok>ok</span>'}</td></tr>")
+    return (
+        f"<tr><td>{question}</td><td>{answer}</td><td>{citations}</td><td>{expected}</td>"
+        f"<td>{failures or '<span class=ok>ok</span>'}</td></tr>"
+    )
 
 
 def _citation(citation: dict[str, Any]) -> str:
-    mark = "<span class='ok'>✓</span>" if citation.get("relevant") else "<span class='fail'>✗</span>"
+    mark = (
+        "<span class='ok'>✓</span>" if citation.get("relevant") else "<span class='fail'>✗</span>"
+    )
     name = citation.get("title") or citation.get("document_id") or "?"
-    return (f"<details><summary>{mark} [{escape(str(citation.get('n', '?')))}] {escape(name)}"
-            f"{_where(citation)}</summary><div class='muted'>{escape(citation.get('text', ''))}"
-            "</div></details>")
+    return (
+        f"<details><summary>{mark} [{escape(str(citation.get('n', '?')))}] {escape(name)}"
+        f"{_where(citation)}</summary><div class='muted'>{escape(citation.get('text', ''))}"
+        "</div></details>"
+    )
 
 
 def _where(item: dict[str, Any]) -> str:
-    parts = [f"p. {item['page']}" if item.get("page") else "",
-             f"art. {item['article']}" if item.get("article") else ""]
+    parts = [
+        f"p. {item['page']}" if item.get("page") else "",
+        f"art. {item['article']}" if item.get("article") else "",
+    ]
     text = ", ".join(p for p in parts if p)
     return f" <span class='muted'>({escape(text)})</span>" if text else ""
 

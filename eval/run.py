@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from eval import metrics
 from eval.client import AssistantLike, HttpAssistant, as_dict, connect
 from eval.datasets import EvalQuestion, load_dataset
-from eval.provenance import corpus_fingerprint, git_commit, public_settings
+from eval.provenance import corpus_fingerprint, file_sha256, git_commit, public_settings
 from eval.relevance import is_relevant_to_any
 
 Progress = Callable[[int, int, dict[str, Any]], None]
@@ -25,11 +25,17 @@ TEXT_LIMIT = 600  # characters of each passage kept in the results file
 SCHEMA_VERSION = 1
 
 
-def run_eval(dataset: Sequence[EvalQuestion] | Path | str, assistant_or_url: AssistantLike | str,
-             k: int = 10, progress: Progress | None = None, *,
-             settings: BaseModel | Mapping[str, Any] | None = None,
-             corpus_dirs: Sequence[Path] = (), embed: Callable[[list[str]], Any] | None = None,
-             supports: Callable[[str, str], bool] | None = None) -> dict[str, Any]:
+def run_eval(
+    dataset: Sequence[EvalQuestion] | Path | str,
+    assistant_or_url: AssistantLike | str,
+    k: int = 10,
+    progress: Progress | None = None,
+    *,
+    settings: BaseModel | Mapping[str, Any] | None = None,
+    corpus_dirs: Sequence[Path] = (),
+    embed: Callable[[list[str]], Any] | None = None,
+    supports: Callable[[str, str], bool] | None = None,
+) -> dict[str, Any]:
     """Ask every question (after its earlier `turns`), search the top `k`, score everything.
 
     `embed` enables semantic similarity and `supports` faithfulness; both are optional.
@@ -45,13 +51,21 @@ def run_eval(dataset: Sequence[EvalQuestion] | Path | str, assistant_or_url: Ass
         if progress:
             progress(number, len(questions), records[-1])
     scores = score(questions, records, k, embed=embed, supports=supports)
+    for record in records:  # judged on full texts above; the file keeps excerpts
+        for passage in record["hits"] + record["citations"]:
+            passage["text"] = passage["text"][:TEXT_LIMIT]
     settings_json = public_settings(settings)
     return {
         "schema": SCHEMA_VERSION,
         "created_at": started.isoformat(timespec="seconds"),
         "duration_s": round((datetime.now(UTC) - started).total_seconds(), 2),
-        "dataset": {"path": source, "questions": len(questions)},
-        "target": assistant.base_url if isinstance(assistant, HttpAssistant)
+        "dataset": {
+            "path": source,
+            "sha256": file_sha256(Path(source)) if source else None,
+            "questions": len(questions),
+        },
+        "target": assistant.base_url
+        if isinstance(assistant, HttpAssistant)
         else type(assistant).__name__,
         "k": k,
         "settings": settings_json,
@@ -65,12 +79,22 @@ def run_eval(dataset: Sequence[EvalQuestion] | Path | str, assistant_or_url: Ass
 
 def _run_one(assistant: AssistantLike, question: EvalQuestion, k: int) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "id": question.id, "question": question.question, "turns": question.turns,
-        "tags": question.tags, "answerable": question.answerable,
+        "id": question.id,
+        "question": question.question,
+        "turns": question.turns,
+        "tags": question.tags,
+        "answerable": question.answerable,
         "reference_answer": question.reference_answer,
-        "expected_sources": [s.model_dump(exclude_defaults=True) for s in question.expected_sources],
-        "answer": "", "grounded": False, "citations": [], "hits": [], "latency_s": None,
-        "search_latency_s": None, "error": None,
+        "expected_sources": [
+            s.model_dump(exclude_defaults=True) for s in question.expected_sources
+        ],
+        "answer": "",
+        "grounded": False,
+        "citations": [],
+        "hits": [],
+        "latency_s": None,
+        "search_latency_s": None,
+        "error": None,
     }
     try:
         conversation_id = None
@@ -87,8 +111,10 @@ def _run_one(assistant: AssistantLike, question: EvalQuestion, k: int) -> dict[s
         record["error"] = f"{type(exc).__name__}: {exc}"
         return record
     record.update(
-        answer=answer.get("answer") or "", grounded=bool(answer.get("grounded")),
-        mode=answer.get("mode"), search_query=query,
+        answer=answer.get("answer") or "",
+        grounded=bool(answer.get("grounded")),
+        mode=answer.get("mode"),
+        search_query=query,
         citations=[_passage(c, question) for c in answer.get("citations") or []],
         hits=[_passage(h, question) for h in hits],
     )
@@ -96,18 +122,32 @@ def _run_one(assistant: AssistantLike, question: EvalQuestion, k: int) -> dict[s
 
 
 def _passage(item: dict[str, Any], question: EvalQuestion) -> dict[str, Any]:
-    keys = ("n", "node_id", "document_id", "title", "page", "page_end", "section", "article",
-            "url", "score")
+    """The fields worth keeping, the full text (judged before truncation) and its judgement."""
+    keys = (
+        "n",
+        "node_id",
+        "document_id",
+        "title",
+        "page",
+        "page_end",
+        "section",
+        "article",
+        "url",
+        "score",
+    )
     kept = {key: item[key] for key in keys if item.get(key) is not None}
     kept["text"] = item.get("text") or ""
     kept["relevant"] = is_relevant_to_any(kept, question.expected_sources)
-    kept["text"] = kept["text"][:TEXT_LIMIT]
     return kept
 
 
-def score(questions: Sequence[EvalQuestion], records: list[dict[str, Any]], k: int,
-          embed: Callable[[list[str]], Any] | None = None,
-          supports: Callable[[str, str], bool] | None = None) -> dict[str, Any]:
+def score(
+    questions: Sequence[EvalQuestion],
+    records: list[dict[str, Any]],
+    k: int,
+    embed: Callable[[list[str]], Any] | None = None,
+    supports: Callable[[str, str], bool] | None = None,
+) -> dict[str, Any]:
     """Aggregate metrics, per-tag means, and each record's own scores and failures (in place)."""
     expected = [q.expected_sources for q in questions]
     hits = [r["hits"] for r in records]
@@ -117,10 +157,14 @@ def score(questions: Sequence[EvalQuestion], records: list[dict[str, Any]], k: i
     abstained = [not r["grounded"] for r in records]
     answerable = [q.answerable for q in questions]
     results = [
-        metrics.hit_at_k(hits, expected, k), metrics.recall_at_k(hits, expected, k),
-        metrics.mrr_at_10(hits, expected), metrics.ndcg_at_10(hits, expected),
-        metrics.citation_precision(cited, expected), metrics.citation_recall(cited, expected),
-        metrics.page_accuracy(cited, expected), metrics.token_f1(answers, references),
+        metrics.hit_at_k(hits, expected, k),
+        metrics.recall_at_k(hits, expected, k),
+        metrics.mrr_at_10(hits, expected),
+        metrics.ndcg_at_10(hits, expected),
+        metrics.citation_precision(cited, expected),
+        metrics.citation_recall(cited, expected),
+        metrics.page_accuracy(cited, expected),
+        metrics.token_f1(answers, references),
         metrics.abstention_accuracy(abstained, answerable),
         metrics.false_abstention_rate(abstained, answerable),
         metrics.latency_p50([r["latency_s"] for r in records]),
@@ -136,8 +180,7 @@ def score(questions: Sequence[EvalQuestion], records: list[dict[str, Any]], k: i
         record["failures"] = describe_failures(record, k)
     return {
         "metrics": {m.name: m.score for m in results},
-        "metric_counts": {m.name: sum(s is not None for s in m.individual_scores)
-                          for m in results},
+        "metric_counts": {m.name: sum(s is not None for s in m.individual_scores) for m in results},
         "by_tag": _by_tag(records, [m.name for m in per_question]),
     }
 
@@ -182,10 +225,12 @@ def _by_tag(records: list[dict[str, Any]], names: list[str]) -> dict[str, dict[s
     return table
 
 
-def _model_info(assistant: AssistantLike, settings: dict[str, Any],
-                records: list[dict[str, Any]]) -> dict[str, Any]:
-    info: dict[str, Any] = {key: settings[key] for key in ("embed_model", "llm_model", "fusion")
-                            if key in settings}
+def _model_info(
+    assistant: AssistantLike, settings: dict[str, Any], records: list[dict[str, Any]]
+) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        key: settings[key] for key in ("embed_model", "llm_model", "fusion") if key in settings
+    }
     info["answer_modes"] = dict(Counter(r.get("mode") or "inconnu" for r in records))
     if isinstance(assistant, HttpAssistant):
         info["server"] = assistant.health()

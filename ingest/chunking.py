@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from llama_index.core import Document
 from llama_index.core.schema import TextNode
 
+from ingest.sentences import split_sentences
+
 TokenCounter = Callable[[str], int]
 
 _ROMAN = r"(?:[IVXLC]+|premier|première|Ier|unique|préliminaire|PRÉLIMINAIRE|\d+)"
@@ -28,7 +30,6 @@ _LEGAL_HEADINGS = [
     )),
 ]
 _MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[«\"(\[A-ZÀ-Ý0-9•–-])")
 _BULLET = re.compile(r"^\s*(?:[•●▪◦*-]|\d+°|[IVX]+\.\s?[―—-]|[a-z]\))\s")
 
 
@@ -164,7 +165,7 @@ def _sections(documents: list[Document], count_tokens: TokenCounter,
 
 
 def _sentences(text: str) -> list[str]:
-    return [s for s in _SENTENCE_END.split(text) if s.strip()] if text else []
+    return split_sentences(text) if text else []
 
 
 def _fit(sentence: str, page: int | None, count_tokens: TokenCounter,

@@ -25,23 +25,39 @@ from eval.metrics import (
 from eval.relevance import is_relevant, normalise_article
 
 
-def hit(document_id: str, text: str = "", page: int | None = None, article: str | None = None,
-        n: int = 1) -> dict:
+def hit(
+    document_id: str,
+    text: str = "",
+    page: int | None = None,
+    article: str | None = None,
+    n: int = 1,
+) -> dict:
     return {"document_id": document_id, "text": text, "page": page, "article": article, "n": n}
 
 
-LAMY = ExpectedSource(document_id="lamy.md", alt_document_ids=["lamy.pdf"], page=5, article="7",
-                      contains="Un conseil citoyen est mis en place")
+LAMY = ExpectedSource(
+    document_id="lamy.md",
+    alt_document_ids=["lamy.pdf"],
+    page=5,
+    article="7",
+    contains="Un conseil citoyen est mis en place",
+)
 
 
-@pytest.mark.parametrize(("passage", "relevant"), [
-    (hit("lamy.md", "I. - Un conseil  citoyen est\nmis en place dans chaque", article="7"), True),
-    (hit("lamy.pdf", "un conseil citoyen est mis en place", page=5, article="7"), True),
-    (hit("lamy.pdf", "Un conseil citoyen est mis en place", page=4, article="7"), False),
-    (hit("lamy.md", "Un conseil citoyen est mis en place", article="6"), False),
-    (hit("lamy.md", "Les contrats de ville", article="7"), False),
-    (hit("other.md", "Un conseil citoyen est mis en place", article="7"), False),
-])
+@pytest.mark.parametrize(
+    ("passage", "relevant"),
+    [
+        (
+            hit("lamy.md", "I. - Un conseil  citoyen est\nmis en place dans chaque", article="7"),
+            True,
+        ),
+        (hit("lamy.pdf", "un conseil citoyen est mis en place", page=5, article="7"), True),
+        (hit("lamy.pdf", "Un conseil citoyen est mis en place", page=4, article="7"), False),
+        (hit("lamy.md", "Un conseil citoyen est mis en place", article="6"), False),
+        (hit("lamy.md", "Les contrats de ville", article="7"), False),
+        (hit("other.md", "Un conseil citoyen est mis en place", article="7"), False),
+    ],
+)
 def test_relevance_needs_document_page_article_and_phrase(passage, relevant):
     assert is_relevant(passage, LAMY) is relevant
 
@@ -56,10 +72,16 @@ def test_relevance_folds_typographic_apostrophes():
     assert is_relevant(hit("a.txt", "ouvertes aux acteurs de l'ex-Picardie."), source)
 
 
-@pytest.mark.parametrize(("raw", "key"), [
-    ("L. 2143-1", "l2143-1"), ("1er", "1"), ("Article 7", "7"), ("1388 bis", "1388bis"),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("L. 2143-1", "l2143-1"),
+        ("1er", "1"),
+        ("Article 7", "7"),
+        ("1388 bis", "1388bis"),
+        (None, None),
+    ],
+)
 def test_article_numbers_are_normalised_like_the_index(raw, key):
     assert normalise_article(raw) == key
 
@@ -70,10 +92,10 @@ A, B, C = (ExpectedSource(document_id=d) for d in "abc")
 def test_retrieval_metrics_match_hand_computed_values():
     expected = [[A], [B, C], [], [A]]
     retrieved = [
-        [hit("x"), hit("a")],                  # first relevant at rank 2
-        [hit("c"), hit("c"), hit("b")],        # both sources, duplicate chunk of c at rank 2
-        [hit("a")],                            # out of corpus: not scored
-        [],                                    # nothing retrieved
+        [hit("x"), hit("a")],  # first relevant at rank 2
+        [hit("c"), hit("c"), hit("b")],  # both sources, duplicate chunk of c at rank 2
+        [hit("a")],  # out of corpus: not scored
+        [],  # nothing retrieved
     ]
     assert hit_at_k(retrieved, expected, k=1).individual_scores == [0.0, 1.0, None, 0.0]
     assert recall_at_k(retrieved, expected, k=2).individual_scores == [1.0, 0.5, None, 0.0]
@@ -114,13 +136,16 @@ def test_page_accuracy_judges_only_checkable_citations():
     assert scores == [0.5, None, 0.5]
 
 
-@pytest.mark.parametrize(("prediction", "reference", "expected"), [
-    ("199 quartiers", "199 quartiers", 1.0),
-    ("Le conseil citoyen", "un conseil citoyen", 1.0),          # articles removed
-    ("L'ANCT.", "l’ANCT", 1.0),                                  # elision and punctuation
-    ("trois ans renouvelable", "trois ans", 0.8),                # p=2/3, r=1
-    ("Lille", "Amiens", 0.0),
-])
+@pytest.mark.parametrize(
+    ("prediction", "reference", "expected"),
+    [
+        ("199 quartiers", "199 quartiers", 1.0),
+        ("Le conseil citoyen", "un conseil citoyen", 1.0),  # articles removed
+        ("L'ANCT.", "l’ANCT", 1.0),  # elision and punctuation
+        ("trois ans renouvelable", "trois ans", 0.8),  # p=2/3, r=1
+        ("Lille", "Amiens", 0.0),
+    ],
+)
 def test_token_f1_squad_style(prediction, reference, expected):
     assert token_f1([prediction], [reference]).score == pytest.approx(expected)
 
@@ -141,28 +166,45 @@ def test_normalise_answer_keeps_words_that_merely_start_like_articles():
 
 def test_semantic_similarity_uses_the_given_embedder():
     vectors = {"oui": [1.0, 0.0], "yes": [2.0, 0.0], "non": [0.0, 1.0]}
-    result = semantic_similarity(["oui", "oui", "x"], ["yes", "non", None],
-                                 lambda texts: [vectors[t] for t in texts])
+    result = semantic_similarity(
+        ["oui", "oui", "x"], ["yes", "non", None], lambda texts: [vectors[t] for t in texts]
+    )
     assert result.individual_scores == [pytest.approx(1.0), pytest.approx(0.0), None]
 
 
 def test_faithfulness_counts_sentences_supported_by_their_citation():
     answer = "La région compte 199 quartiers [1]. Ils sont dans 155 communes [2]. Bonne journée."
     citations = [{"n": 1, "text": "199 quartiers"}, {"n": 2, "text": "autre chose"}]
-    result = faithfulness([answer, ""], [citations, []],
-                          lambda sentence, passage: passage.split()[0] in sentence)
+    result = faithfulness(
+        [answer, ""], [citations, []], lambda sentence, passage: passage.split()[0] in sentence
+    )
     assert result.individual_scores == [pytest.approx(1 / 3), None]
 
 
 def test_abstention_metrics():
     abstained = [True, False, True, False, True]
     answerable = [False, False, True, True, None]
-    assert abstention_accuracy(abstained, answerable).individual_scores == [1.0, 0.0, 0.0, 1.0, None]
+    assert abstention_accuracy(abstained, answerable).individual_scores == [
+        1.0,
+        0.0,
+        0.0,
+        1.0,
+        None,
+    ]
     assert false_abstention_rate(abstained, answerable).individual_scores == [
-        None, None, 1.0, 0.0, None]
+        None,
+        None,
+        1.0,
+        0.0,
+        None,
+    ]
 
 
 def test_latency_percentiles_interpolate_linearly():
     seconds = [1.0, 2.0, 3.0, 4.0, None]
     assert latency_p50(seconds).score == 2.5
     assert latency_p95(seconds).score == pytest.approx(3.85)
+
+
+def test_token_f1_ignores_citation_markers():
+    assert token_f1(["199 quartiers [1]."], ["199 quartiers"]).score == 1.0

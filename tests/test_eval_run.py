@@ -12,25 +12,49 @@ import pytest
 from eval.client import HttpAssistant
 from eval.compare import compare_results, render_comparison
 from eval.datasets import EvalQuestion, ExpectedSource
+from eval.provenance import corpus_fingerprint, public_settings
 from eval.report import render_report
 from eval.run import load_results, run_eval, save_results
 
 QUESTIONS = [
-    EvalQuestion(id="q1", question="Combien de quartiers ?", answerable=True, tags=["figure"],
-                 reference_answer="199 quartiers",
-                 expected_sources=[ExpectedSource(document_id="bilan.txt", contains="199 quartiers")]),
-    EvalQuestion(id="q2", question="et en Bretagne ?", turns=["Combien de contrats ?"],
-                 answerable=False, tags=["unanswerable", "followup"]),
-    EvalQuestion(id="q3", question="<script>alert(1)</script>", answerable=True, tags=["name"],
-                 reference_answer="Lille",
-                 expected_sources=[ExpectedSource(document_id="cycle.txt")]),
+    EvalQuestion(
+        id="q1",
+        question="Combien de quartiers ?",
+        answerable=True,
+        tags=["figure"],
+        reference_answer="199 quartiers",
+        expected_sources=[ExpectedSource(document_id="bilan.txt", contains="199 quartiers")],
+    ),
+    EvalQuestion(
+        id="q2",
+        question="et en Bretagne ?",
+        turns=["Combien de contrats ?"],
+        answerable=False,
+        tags=["unanswerable", "followup"],
+    ),
+    EvalQuestion(
+        id="q3",
+        question="<script>alert(1)</script>",
+        answerable=True,
+        tags=["name"],
+        reference_answer="Lille",
+        expected_sources=[ExpectedSource(document_id="cycle.txt")],
+    ),
 ]
 
 
 def passage(document_id: str, text: str, n: int = 1, score: float = 0.8) -> dict:
-    return {"n": n, "node_id": f"{document_id}::0", "document_id": document_id,
-            "title": "<b>Titre</b>", "type": "actualité", "page": None, "article": None,
-            "text": text, "score": score}
+    return {
+        "n": n,
+        "node_id": f"{document_id}::0",
+        "document_id": document_id,
+        "title": "<b>Titre</b>",
+        "type": "actualité",
+        "page": None,
+        "article": None,
+        "text": text,
+        "score": score,
+    }
 
 
 class ScriptedAssistant:
@@ -42,12 +66,20 @@ class ScriptedAssistant:
     def ask(self, question: str, conversation_id: str | None = None) -> dict:
         self.calls.append(("ask", question, conversation_id))
         if question == "Combien de quartiers ?":
-            return {"answer": "199 quartiers [1].", "grounded": True, "conversation_id": "c1",
-                    "citations": [passage("bilan.txt", "La région compte 199 quartiers.")]}
+            return {
+                "answer": "199 quartiers [1].",
+                "grounded": True,
+                "conversation_id": "c1",
+                "citations": [passage("bilan.txt", "La région compte 199 quartiers.")],
+            }
         if question.startswith("<script>"):
             raise RuntimeError("LLM indisponible <boom>")
-        return {"answer": "Je n'ai pas trouvé.", "grounded": False, "conversation_id": "c2",
-                "standalone_question": "Combien de contrats de ville en Bretagne ?"}
+        return {
+            "answer": "Je n'ai pas trouvé.",
+            "grounded": False,
+            "conversation_id": "c2",
+            "standalone_question": "Combien de contrats de ville en Bretagne ?",
+        }
 
     def search(self, query: str, k: int) -> list[dict]:
         self.calls.append(("search", query, k))
@@ -63,8 +95,10 @@ def test_run_eval_replays_turns_in_one_conversation_and_searches_the_rewrite():
     assistant = ScriptedAssistant()
     run_eval(QUESTIONS[1:2], assistant, k=3)
     assert assistant.calls == [
-        ("ask", "Combien de contrats ?", None), ("ask", "et en Bretagne ?", "c2"),
-        ("search", "Combien de contrats de ville en Bretagne ?", 3)]
+        ("ask", "Combien de contrats ?", None),
+        ("ask", "et en Bretagne ?", "c2"),
+        ("search", "Combien de contrats de ville en Bretagne ?", 3),
+    ]
 
 
 def test_run_eval_aggregates_metrics_and_keeps_provenance(results):
@@ -108,14 +142,23 @@ def test_http_assistant_speaks_the_api():
             assert request.url.params["k"] == "4"
             return httpx.Response(200, json={"results": [passage("a.txt", "x")]})
         body = json.loads(request.content)
-        return httpx.Response(200, json={"answer": body["question"], "grounded": True,
-                                         "conversation_id": body["conversation_id"] or "new"})
+        return httpx.Response(
+            200,
+            json={
+                "answer": body["question"],
+                "grounded": True,
+                "conversation_id": body["conversation_id"] or "new",
+            },
+        )
 
     client = httpx.Client(base_url="http://test", transport=httpx.MockTransport(handler))
     assistant = HttpAssistant("http://test", client=client)
     assert assistant.search("q", 4)[0]["document_id"] == "a.txt"
-    assert assistant.ask("bonjour", "c9") == {"answer": "bonjour", "grounded": True,
-                                              "conversation_id": "c9"}
+    assert assistant.ask("bonjour", "c9") == {
+        "answer": "bonjour",
+        "grounded": True,
+        "conversation_id": "c9",
+    }
     assert assistant.health() is None or isinstance(assistant.health(), dict)
 
 
@@ -135,3 +178,33 @@ def test_compare_classifies_each_question(results):
     text = render_comparison(comparison)
     assert "| q1 — Combien de quartiers ? | amélioré | mrr@10 0.500 → 1.000 |" in text
     assert "q2" not in text.split("Questions :")[1].split("Seulement")[0]
+
+
+def test_settings_are_recorded_without_secrets(tmp_path):
+    settings = {"llm_api_key": "sk-123", "admin_api_key": None, "top_k": 5, "data_dir": tmp_path}
+    assert public_settings(settings) == {
+        "llm_api_key": "***",
+        "admin_api_key": None,
+        "top_k": 5,
+        "data_dir": str(tmp_path),
+    }
+
+
+def test_corpus_fingerprint_changes_with_content(tmp_path):
+    (tmp_path / "a.txt").write_text("un", encoding="utf-8")
+    before = corpus_fingerprint([tmp_path])
+    (tmp_path / "a.txt").write_text("deux", encoding="utf-8")
+    after = corpus_fingerprint([tmp_path])
+    assert before["files"] == after["files"] == 1 and before["sha256"] != after["sha256"]
+
+
+def test_relevance_is_judged_on_full_passages_before_truncation():
+    """Regression: hits were judged on the 600-character excerpt kept in the results file."""
+
+    class LongPassages(ScriptedAssistant):
+        def search(self, query: str, k: int) -> list[dict]:
+            return [passage("bilan.txt", "x" * 900 + " 199 quartiers")]
+
+    results = run_eval(QUESTIONS[:1], LongPassages(), k=5)
+    assert results["metrics"]["hit@5"] == 1.0
+    assert len(results["records"][0]["hits"][0]["text"]) == 600

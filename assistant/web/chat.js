@@ -110,6 +110,8 @@
     return parts.join(", ");
   }
 
+  const titleOf = (citation) => citation.title || citation.document_id || "Document sans titre";
+
   /** Only http(s) and same-origin links: a manifest URL like javascript:… is never a link. */
   function safeUrl(url) {
     if (!url) return null;
@@ -165,35 +167,43 @@
 
   // -- passage panel -----------------------------------------------------------------------------
 
-  function openPassage(citation, view, suggestion = false) {
+  /** Opens the panel on one passage, or on several passages of the same document. */
+  function openPassage(items, view, suggestion = false) {
+    const [first] = items;
     state.trigger = document.activeElement;
+    const numbers = items.map((c) => `[${c.n}]`).join(", ");
     const kicker = $("[data-passage-kicker]", dialog);
     kicker.textContent = suggestion
       ? "Document proche (suggestion, pas une source de la réponse)"
-      : `Source [${citation.n}]`;
+      : `${items.length > 1 ? "Sources" : "Source"} ${numbers}`;
     kicker.classList.toggle("passage-kicker--suggestion", suggestion);
-    $("[data-passage-title]", dialog).textContent = citation.title || "Document sans titre";
+    $("[data-passage-title]", dialog).textContent = titleOf(first);
 
     const meta = $("[data-passage-meta]", dialog);
     meta.replaceChildren();
-    const rows = [["Type", citation.type], ["Date", formatDate(citation.published)],
-      ["Emplacement", locate(citation)]];
+    const places = [...new Set(items.map(locate).filter(Boolean))].join(" ; ");
+    const rows = [["Type", first.type], ["Date", formatDate(first.published)],
+      ["Emplacement", places]];
     for (const [label, value] of rows) {
       if (value) meta.append(h("dt", { text: label }), h("dd", { text: value }));
     }
 
     const terms = questionTerms(view.question, view.standalone);
-    $("[data-passage-text]", dialog).replaceChildren(highlighted(citation.text || "", terms));
+    $("[data-passage-texts]", dialog).replaceChildren(...items.flatMap((citation) => [
+      h("h3", { class: "passage-label",
+        text: items.length > 1 ? `Passage [${citation.n}]` : "Passage cité" }),
+      h("blockquote", { class: "passage-text" }, highlighted(citation.text || "", terms)),
+    ]));
 
-    const url = safeUrl(citation.url);
+    const url = safeUrl(first.url);
     const link = $("[data-passage-link]", dialog);
     $("[data-passage-link-wrap]", dialog).hidden = !url;
     $("[data-passage-nolink]", dialog).hidden = Boolean(url);
     if (url) {
       link.href = url;
       const pdf = /#page=\d+$/.test(url);
-      $("[data-passage-link-label]", dialog).textContent = pdf && citation.page
-        ? `Ouvrir le document à la page ${citation.page}` : "Ouvrir le document source";
+      $("[data-passage-link-label]", dialog).textContent = pdf && first.page
+        ? `Ouvrir le document à la page ${first.page}` : "Ouvrir le document source";
     } else {
       link.removeAttribute("href");
     }
@@ -240,8 +250,8 @@
       paragraph.append(text.slice(last, found.index));
       paragraph.append(h("button", {
         type: "button", class: "cite", text: String(citation.n),
-        "aria-label": `Source ${citation.n} : ${citation.title}`,
-        onclick: () => openPassage(citation, view),
+        "aria-label": `Source ${citation.n} : ${titleOf(citation)}`,
+        onclick: () => openPassage([citation], view),
       }));
       last = found.index + found[0].length;
     }
@@ -254,14 +264,21 @@
       ? "Documents proches (suggestions : ce ne sont pas des sources de la réponse)"
       : (items.length > 1 ? "Sources" : "Source");
     const list = h("ul", { class: "sources-list" });
+    // Several passages of the same document and place make one line, opening them all.
+    const groups = new Map();
     for (const citation of items) {
-      const where = [citation.type, formatDate(citation.published), locate(citation)]
+      const key = `${citation.document_id}\u0000${locate(citation)}`;
+      groups.set(key, [...(groups.get(key) || []), citation]);
+    }
+    for (const group of groups.values()) {
+      const [first] = group;
+      const where = [first.type, formatDate(first.published), locate(first)]
         .filter(Boolean).join(" · ");
       list.append(h("li", {}, h("button", {
-        type: "button", class: "source", onclick: () => openPassage(citation, view, suggestion),
+        type: "button", class: "source", onclick: () => openPassage(group, view, suggestion),
       },
-      h("span", { class: "source-n", text: suggestion ? "•" : `[${citation.n}]` }),
-      h("span", {}, h("span", { class: "source-label", text: citation.title || "Document" }),
+      h("span", { class: "source-n", text: suggestion ? "•" : group.map((c) => `[${c.n}]`).join("") }),
+      h("span", {}, h("span", { class: "source-label", text: titleOf(first) }),
         where ? h("span", { class: "source-where", text: ` — ${where}` }) : null))));
     }
     return h("section", { class: suggestion ? "sources sources--suggestions" : "sources" },
@@ -425,6 +442,10 @@
       fail(view, error instanceof TypeError
         ? "Le service est injoignable. Vérifiez votre connexion puis réessayez."
         : error.message);
+      if (!input.value) {  // give the question back, to retry it
+        input.value = question;
+        fit();
+      }
     } finally {
       if (state.controller === controller) {
         state.controller = null;
@@ -467,6 +488,7 @@
     log.replaceChildren();
     welcome.hidden = false;
     input.value = "";
+    fit();
     input.focus();
     announce("Nouvelle conversation.");
   }
@@ -515,13 +537,21 @@
 
   // -- wiring ------------------------------------------------------------------------------------
 
+  // The box grows with its text (CSSOM: allowed by the CSP), up to the CSS max-height.
+  const fit = () => {
+    input.style.removeProperty("height");
+    if (input.value) input.style.setProperty("height", `${input.scrollHeight + 2}px`);
+  };
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const question = input.value;
     if (state.busy) return;
     input.value = "";
+    fit();
     ask(question);
   });
+  input.addEventListener("input", fit);
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();

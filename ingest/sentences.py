@@ -1,0 +1,24 @@
+"""French sentence splitting that survives legal text: « I. - », « L. 2143-1 », « art. 5 », « M. »."""
+
+import re
+
+_BOUNDARY = re.compile(r"(?<=[.!?;])\s+(?=[«\"(\[A-ZÀ-Ý0-9•–―-])|\n+")
+# A piece ending like this is not a sentence: it runs on into the next one.
+_RUNS_ON = re.compile(
+    r"(?:\b[A-Z]|\b[IVXLC]+|\bart|\bn°|\bM|\bMme|\bMM|\bcf|\bp|\bal|\bet al|\bex|\bSt|\bch|\bvol)"
+    r"\.$"
+)
+_LEADING_MARK = re.compile(r"^(?:[-–―•●▪*>]\s*)+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences (and list items) of `text`, without leading dashes or bullets."""
+    pieces = [p.strip() for p in _BOUNDARY.split(text) if p and p.strip()]
+    merged: list[str] = []
+    for piece in pieces:
+        if merged and _RUNS_ON.search(merged[-1]):
+            merged[-1] = f"{merged[-1]} {piece}"
+        else:
+            merged.append(piece)
+    cleaned = [_LEADING_MARK.sub("", s).strip() for s in merged]
+    return [s for s in cleaned if s]
