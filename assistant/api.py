@@ -186,7 +186,8 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
     return _json(exc.status_code, STATUS_MESSAGES.get(exc.status_code, "Erreur."))
 
 
-async def _rate_limited(_request: Request, exc: RateLimitExceeded) -> JSONResponse:
+def _rate_limited(_request: Request, exc: RateLimitExceeded) -> JSONResponse:
+    # sync on purpose: slowapi's middleware can only call a synchronous handler
     return _json(429, f"Trop de requêtes : limite de {exc.limit.limit} atteinte, "
                       "réessayez dans un moment.")
 

@@ -44,7 +44,7 @@ def check(answer: str, hits: list[SearchHit], embed: Embed | None = None) -> Che
         if not bare:
             continue
         valid = [n for n in dict.fromkeys(cited) if 1 <= n <= len(hits)
-                 and _supports(bare, hits[n - 1].text, embed)]
+                 and supports(bare, hits[n - 1].text, embed)]
         if not valid:
             found = _best_support(bare, hits, embed)
             valid = [found] if found else []
@@ -70,7 +70,8 @@ def _with_markers(sentence: str, numbers: list[int]) -> str:
     return f"{body.rstrip()} {markers}{end or '.'}"
 
 
-def _supports(sentence: str, passage: str, embed: Embed | None) -> bool:
+def supports(sentence: str, passage: str, embed: Embed | None = None) -> bool:
+    """Lexical overlap first; semantic similarity when an embedder is given."""
     if lexical_support(sentence, passage) >= MIN_LEXICAL_SUPPORT:
         return True
     if embed is None:

@@ -120,5 +120,108 @@ def ask(
     typer.echo(answer.model_dump_json(indent=2) if json_output else answer.render())
 
 
+@app.command("eval")
+def eval_(
+    target: Annotated[list[str] | None, typer.Argument(
+        help="Jeu de questions JSONL (défaut : eval/datasets/irev.jsonl), "
+             "ou « compare RUN_A.json RUN_B.json ».")] = None,
+    output: Annotated[Path, typer.Option(help="Dossier des résultats.")] = Path("eval/results"),
+    url: Annotated[str | None, typer.Option(help="Évalue un serveur en marche (ex. "
+                                                 "http://127.0.0.1:8000) au lieu du processus.")] = None,  # noqa: E501
+    k: Annotated[int, typer.Option(help="Profondeur de recherche évaluée.")] = 10,
+    limit: Annotated[int | None, typer.Option(help="Seulement les N premières questions.")] = None,
+    fail_under: Annotated[list[str] | None, typer.Option(
+        "--fail-under", help="metrique=valeur : code de sortie 1 si la métrique est en dessous "
+                             "(au-dessus pour false_abstention_rate et les latences).")] = None,
+) -> None:
+    """Évalue la qualité des réponses et écrit un rapport HTML ; ou compare deux évaluations."""
+    from eval.run import load_results
+
+    if target and target[0] == "compare":
+        if len(target) != 3:
+            console.print("Usage : irev eval compare RUN_A.json RUN_B.json")
+            raise typer.Exit(code=2)
+        _compare(load_results(target[1]), load_results(target[2]), output)
+        return
+    dataset = Path(target[0]) if target else Path(__file__).parents[1] / "eval/datasets/irev.jsonl"
+    results = _run_eval(dataset, url, k, limit)
+    _print_metrics(results)
+    failed = _failures(results["metrics"], fail_under or [])
+    for line in failed:
+        console.print(f"[red]Seuil non atteint :[/red] {line}")
+    from eval.report import write_report
+    from eval.run import save_results
+
+    path = save_results(results, output)
+    report = write_report(results, path.with_suffix(".html"))
+    console.print(f"Résultats : {path}\nRapport : {report}")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+def _run_eval(dataset: Path, url: str | None, k: int, limit: int | None) -> dict:
+    from rich.progress import Progress
+
+    from eval.datasets import load_dataset
+    from eval.run import run_eval
+
+    settings = _settings()
+    questions = load_dataset(dataset)[:limit]
+    if url:
+        target, extra = url, {}
+    else:
+        from assistant.answer import Assistant
+        from assistant.citations import supports
+
+        assistant = Assistant.from_settings(settings)
+        target = assistant
+        extra = {"embed": assistant._embed_passages,  # noqa: SLF001
+                 "supports": lambda s, p: supports(s, p, assistant._embed_passages)}  # noqa: SLF001
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Évaluation", total=len(questions))
+        results = run_eval(questions, target, k, lambda *_: progress.advance(task),
+                           settings=settings, corpus_dirs=[settings.corpus_dir], **extra)
+    results["dataset"]["path"] = str(dataset)
+    return results
+
+
+LOWER_IS_BETTER = ("false_abstention_rate", "latency_p50", "latency_p95")
+
+
+def _failures(values: dict, thresholds: list[str]) -> list[str]:
+    failed = []
+    for item in thresholds:
+        name, _, raw = item.partition("=")
+        if name not in values or not raw:
+            raise typer.BadParameter(f"{item!r} : attendu metrique=valeur, métriques : "
+                                     f"{', '.join(values)}")
+        value, bound = values[name], float(raw)
+        worse = value is None or (value > bound if name in LOWER_IS_BETTER else value < bound)
+        if worse:
+            failed.append(f"{name} = {value} (seuil {bound})")
+    return failed
+
+
+def _print_metrics(results: dict) -> None:
+    table = Table(title=f"Évaluation — {results['dataset']['questions']} questions")
+    table.add_column("Métrique")
+    table.add_column("Valeur", justify="right")
+    for name, value in results["metrics"].items():
+        table.add_row(name, "—" if value is None else f"{value:.3f}")
+    console.print(table)
+
+
+def _compare(before: dict, after: dict, output: Path) -> None:
+    from eval.compare import compare_results, render_comparison, render_comparison_html
+
+    comparison = compare_results(before, after)
+    text = render_comparison(comparison)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "comparison.md").write_text(text, encoding="utf-8")
+    (output / "comparison.html").write_text(render_comparison_html(comparison), encoding="utf-8")
+    typer.echo(text)
+    console.print(f"Comparaison : {output / 'comparison.html'}")
+
+
 if __name__ == "__main__":
     app()

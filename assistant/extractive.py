@@ -52,14 +52,12 @@ def topic_terms(question: str) -> list[str]:
     return [t for t in dict.fromkeys(tokenize(question)) if t not in _SCAFFOLD]
 
 
-def answer(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
-           embed_passages: EmbedPassages, idf: dict[str, float],
-           thresholds: Thresholds | None = None, max_sentences: int = 3,
-           pool: int = 24, topic: str | None = None) -> list[Candidate]:
-    """The chosen sentences, best first; empty when nothing retrieved supports an answer.
+def rank(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
+         embed_passages: EmbedPassages, idf: dict[str, float], pool: int = 24,
+         topic: str | None = None) -> list[Candidate]:
+    """Candidate sentences of the passages, scored, best first.
 
     `topic` is the question without its legal reference (the words that must be covered)."""
-    thresholds = thresholds or Thresholds()
     terms = topic_terms(question if topic is None else topic)
     if not hits or not terms:
         return []
@@ -78,24 +76,33 @@ def answer(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
             coverage = sum(w for t, w in weights.items() if t in tokens) / total
             candidates.append(Candidate(sentence, n, coverage, passage_coverage,
                                         has_anchor=anchor is None or anchor in passage_tokens))
-    if not candidates:
-        return []
     candidates.sort(key=lambda c: -(0.6 * c.coverage + 0.4 * c.passage_coverage - 0.02 * c.n))
     shortlist = candidates[:pool]
+    if not shortlist:
+        return []
     query = embed_query(question)
     vectors = embed_passages([c.sentence for c in shortlist])
     for candidate, vector in zip(shortlist, vectors, strict=True):
         candidate.similarity = float(vector @ query)
         candidate.score = _score(question, candidate)
-    shortlist.sort(key=lambda c: -c.score)
-    best = shortlist[0]
-    if not _supported(best, thresholds):
+    return sorted(shortlist, key=lambda c: -c.score)
+
+
+def answer(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
+           embed_passages: EmbedPassages, idf: dict[str, float],
+           thresholds: Thresholds | None = None, max_sentences: int = 3,
+           topic: str | None = None) -> list[Candidate]:
+    """The chosen sentences, best first; empty when nothing retrieved supports an answer."""
+    thresholds = thresholds or Thresholds()
+    ranked = rank(question, hits, embed_query, embed_passages, idf, topic=topic)
+    if not ranked or not supported(ranked[0], thresholds):
         return []
+    best = ranked[0]
     chosen = [best]
-    for candidate in shortlist[1:]:
+    for candidate in ranked[1:]:
         if len(chosen) >= max_sentences:
             break
-        if candidate.score >= 0.85 * best.score and _supported(candidate, thresholds) and \
+        if candidate.score >= 0.85 * best.score and supported(candidate, thresholds) and \
                 all(_overlap(candidate.sentence, c.sentence) < 0.5 for c in chosen):
             chosen.append(candidate)
     return chosen
@@ -123,7 +130,7 @@ def _score(question: str, c: Candidate) -> float:
         - 0.01 * c.n + cue
 
 
-def _supported(c: Candidate, t: Thresholds) -> bool:
+def supported(c: Candidate, t: Thresholds) -> bool:
     if not c.has_anchor and c.similarity < t.anchor_free_similarity:
         return False  # « le budget de l'IREV » is not answered by a passage without « budget »
     if c.passage_coverage >= t.strong_coverage and c.coverage > 0:

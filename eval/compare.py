@@ -143,3 +143,36 @@ def render_comparison(comparison: Comparison, show_unchanged: bool = False) -> s
         if ids:
             lines += ["", f"{label} : {', '.join(ids)}"]
     return "\n".join(lines) + "\n"
+
+
+def render_comparison_html(comparison: Comparison, show_unchanged: bool = False) -> str:
+    """The same comparison as a self-contained HTML page (every text escaped)."""
+    from html import escape
+
+    from eval.report import STYLE
+
+    def row(cells: list[str], css: str = "") -> str:
+        return f"<tr class='{css}'>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
+
+    metric_rows = [
+        row([name, _num(a), _num(b), "" if a is None or b is None else f"{b - a:+.3f}"],
+            {1: "ok", -1: "fail"}.get(_direction(name, a, b, 1e-6), ""))
+        for name, (a, b) in comparison.metrics.items()
+    ]
+    question_rows = [
+        row([f"{q.id} — {q.question}", STATUS_LABELS[q.status],
+             "; ".join(f"{n} {_num(a)} → {_num(b)}" for n, (a, b) in q.changes.items()) or "—",
+             "; ".join(q.failures_after) or "—"],
+            {"improved": "ok", "regressed": "fail"}.get(q.status, ""))
+        for q in comparison.questions if show_unchanged or q.status != "unchanged"
+    ]
+    counts = ", ".join(f"{comparison.count(s)} {label}" for s, label in STATUS_LABELS.items())
+    return (
+        '<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8">'
+        f"<title>Comparaison d'évaluations</title><style>{STYLE}</style></head><body>"
+        "<h1>Comparaison d'évaluations</h1>"
+        "<table><tr><th>Mesure</th><th>Avant</th><th>Après</th><th>Écart</th></tr>"
+        f"{''.join(metric_rows)}</table><p>Questions : {escape(counts)}.</p>"
+        "<table><tr><th>Question</th><th>Statut</th><th>Changements</th>"
+        f"<th>Problèmes après</th></tr>{''.join(question_rows)}</table></body></html>"
+    )

@@ -4,7 +4,9 @@ Each returns a `MetricResult`: `score` is the mean of the `individual_scores` th
 None; None marks a question the metric does not apply to (e.g. retrieval metrics on an
 out-of-corpus question), so callers can pass the whole dataset.
 
->>> hit_at_k([[hit]], [[source]], k=5).score
+>>> from eval.datasets import ExpectedSource
+>>> hits = [[{"document_id": "a.txt", "text": "..."}]]
+>>> hit_at_k(hits, [[ExpectedSource(document_id="a.txt")]], k=5).score
 1.0
 """
 
@@ -128,7 +130,7 @@ def citation_recall(cited: Passages, expected: Expected) -> MetricResult:
 
 def page_accuracy(cited: Passages, expected: Expected) -> MetricResult:
     """Among citations of an expected document whose page or article can be checked,
-    the share that point at the right page or article."""
+    the share that point at the right page or article (a missing article counts as wrong)."""
     scores: list[float | None] = []
     for citations, sources in zip(cited, expected, strict=True):
         judged = right = 0
@@ -145,7 +147,8 @@ def page_accuracy(cited: Passages, expected: Expected) -> MetricResult:
             if checkable:
                 judged += 1
                 right += any(
-                    page_matches(citation, s) and article_matches(citation, s) for s in checkable
+                    page_matches(citation, s) and article_matches(citation, s, strict=True)
+                    for s in checkable
                 )
         scores.append(right / judged if judged else None)
     return _result("page_accuracy", scores)

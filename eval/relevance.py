@@ -69,10 +69,12 @@ def page_matches(passage: Any, source: Source) -> bool:
     return page <= source.page <= last
 
 
-def article_matches(passage: Any, source: Source) -> bool:
+def article_matches(passage: Any, source: Source, strict: bool = False) -> bool:
+    """A passage without article metadata passes unless `strict` (then only the same article)."""
     if source.article is None:
         return True
-    return normalise_article(read_field(passage, "article")) == source.article
+    article = normalise_article(read_field(passage, "article"))
+    return article == source.article or (article is None and not strict)
 
 
 def phrase_matches(passage: Any, source: Source) -> bool:

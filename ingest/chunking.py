@@ -56,6 +56,8 @@ def article_key(number: str) -> str:
 def heading_level(line: str) -> tuple[int, str] | None:
     """(level, label) when `line` is a heading or a French legal unit, else None."""
     text = line.strip().strip("*_").strip()
+    if " > " in text:  # a breadcrumb (« Livre premier : … > Titre premier : … »), not a heading
+        return None
     markdown = _MARKDOWN_HEADING.match(text)
     if markdown:
         text = markdown.group(2).strip().strip("*_").strip()

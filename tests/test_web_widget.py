@@ -229,6 +229,16 @@ def test_widget_options_are_validated(browser, live_server, allowed_host):
     accent = page.evaluate("() => document.documentElement.style.getPropertyValue('--accent')")
     assert accent == ""
     assert page.evaluate("() => typeof window.__xss") == "undefined"
+
+    # A pale colour keeps readable text: dark text on it, dark text instead of it on white.
+    page.goto(f"{live_server.url}/embed?color=%23ffd700")
+    assert page.locator("[data-submit]").evaluate(
+        "e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color]"
+    ) == ["rgb(255, 215, 0)", "rgb(22, 22, 22)"]
+    assert page.locator("[data-starter]").first.evaluate(
+        "e => getComputedStyle(e).borderLeftColor") == "rgb(255, 215, 0)"
+    assert page.get_by_role("button", name="Nouvelle conversation").evaluate(
+        "e => getComputedStyle(e).color") == "rgb(22, 22, 22)"
     assert page.problems == []
 
 

@@ -439,9 +439,13 @@
         : "Aucune réponse trouvée dans les documents ; des documents proches sont suggérés.");
     } catch (error) {
       if (error.name === "AbortError") return;
-      fail(view, error instanceof TypeError
-        ? "Le service est injoignable. Vérifiez votre connexion puis réessayez."
-        : error.message);
+      if (error instanceof TypeError) {
+        fail(view, "Le service est injoignable. Vérifiez votre connexion puis réessayez.");
+      } else if (error instanceof SyntaxError) {
+        fail(view, "La réponse du serveur est illisible. Réessayez.");
+      } else {
+        fail(view, error.message);
+      }
       if (!input.value) {  // give the question back, to retry it
         input.value = question;
         fit();
@@ -522,6 +526,7 @@
       root.setProperty("--accent", color);
       root.setProperty("--accent-hover", color);
       root.setProperty("--accent-contrast", light ? "#161616" : "#ffffff");
+      if (light) root.setProperty("--accent-text", "#161616");  // too pale to read on white
     }
     // The messages carry no data, so any parent may receive them.
     const tell = (type) => { if (window.parent !== window) window.parent.postMessage({ type }, "*"); };
