@@ -23,6 +23,7 @@ from ingest.lexical import idf_table
 logger = logging.getLogger(__name__)
 
 NOT_FOUND = "Je n'ai pas trouvé cette information dans les documents disponibles."
+NO_INDEX = ("Aucun document n'est encore indexé : l'administrateur doit lancer `irev ingest`.")
 FALLBACK_NOTICE = ("Le modèle de langage n'a pas répondu à temps : cette réponse est extraite "
                    "directement des documents.")
 
@@ -67,7 +68,8 @@ class Assistant:
     @property
     def index(self) -> HybridIndex:
         if self._retriever is None:
-            raise IndexNotReady(f"Index introuvable dans {self.index_dir} : lancez `irev ingest`.")
+            logger.error("no index in %s", self.index_dir)
+            raise IndexNotReady(NO_INDEX)
         return self._retriever.index
 
     @property
@@ -100,7 +102,8 @@ class Assistant:
 
     def search(self, query: str, k: int = 5) -> list[SearchHit]:
         if self._retriever is None:
-            raise IndexNotReady(f"Index introuvable dans {self.index_dir} : lancez `irev ingest`.")
+            logger.error("no index in %s", self.index_dir)
+            raise IndexNotReady(NO_INDEX)
         return self._retriever.search(query, k)
 
     def ask(self, question: str, conversation_id: str | None = None,
@@ -141,7 +144,7 @@ class Assistant:
             for word in answer.answer.split(" "):
                 yield "token", word + " "
         answer.standalone_question = standalone if standalone != question else None
-        answer.conversation_id, _ = self.store.add_message(
+        answer.conversation_id, answer.message_id = self.store.add_message(
             conversation_id, question, standalone, answer.answer,
             [c.model_dump() for c in answer.citations], answer.grounded,
         )

@@ -40,6 +40,8 @@ class Answer(BaseModel):
     answer: str
     citations: list[Citation] = Field(default_factory=list)
     conversation_id: str = ""
+    message_id: int | None = Field(default=None,
+                                   description="Identifiant du message (pour /api/feedback).")
     grounded: bool = False
     suggestions: list[Citation] = Field(
         default_factory=list,

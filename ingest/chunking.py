@@ -29,6 +29,9 @@ _LEGAL_HEADINGS = [
         r"|\d+(?:-\d+)*(?:\s(?:bis|ter|quater|quinquies))?)\s*(?:$|[(:—–.-]\s*.{0,120}$)"
     )),
 ]
+# Lines of legal exports that locate a text rather than say anything: an italic breadcrumb
+# (« *Livre premier : … > Titre premier : …* ») or the last-modification note.
+_NAVIGATION = re.compile(r"^\s*\*[^*]*(?: > [^*]*|Dernière modification[^*]*)\*\s*$")
 _MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
 _BULLET = re.compile(r"^\s*(?:[•●▪◦*-]|\d+°|[IVX]+\.\s?[―—-]|[a-z]\))\s")
 
@@ -56,8 +59,6 @@ def article_key(number: str) -> str:
 def heading_level(line: str) -> tuple[int, str] | None:
     """(level, label) when `line` is a heading or a French legal unit, else None."""
     text = line.strip().strip("*_").strip()
-    if " > " in text:  # a breadcrumb (« Livre premier : … > Titre premier : … »), not a heading
-        return None
     markdown = _MARKDOWN_HEADING.match(text)
     if markdown:
         text = markdown.group(2).strip().strip("*_").strip()
@@ -146,6 +147,8 @@ def _sections(documents: list[Document], count_tokens: TokenCounter,
     for document in documents:
         page = document.metadata.get("page")
         for line in document.text.splitlines():
+            if _NAVIGATION.match(line):
+                continue
             heading = heading_level(line)
             if heading:
                 flush()

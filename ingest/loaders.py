@@ -68,7 +68,7 @@ def load_pdf(path: Path, metadata: dict) -> list[Document]:
         raise LoadError("PDF sans aucune page")
     if not any(text.strip() for text in pages):
         raise LoadError("aucun texte extractible, OCR nécessaire")
-    title = _pdf_title(reader) or _first_line(pages[0])
+    title = _pdf_title(reader) or _first_line(next(text for text in pages if text.strip()))
     base = {"title": title, **metadata} if title else dict(metadata)
     return [
         Document(text=text, metadata={**base, "page": number})

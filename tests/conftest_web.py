@@ -1,8 +1,9 @@
 """Browser helpers for tests/test_web_*.py: the Debian Chromium driven by Playwright (sync API).
 
-A plugin for the web test modules (`pytest_plugins = ["conftest_web"]`), which also import its
-helpers; tests/conftest.py provides the real server (`live_server`). It holds no assert, so it
-is imported before pytest loads it as a plugin without rewriting: PYTEST_DONT_REWRITE."""
+A plugin for the web test modules (`pytest_plugins = ["conftest_web"]`: fixtures `browser` and
+`open_page`), which also import its helpers; tests/conftest.py provides the real server
+(`live_server`). It holds no assert, so it is imported before pytest loads it as a plugin
+without rewriting: PYTEST_DONT_REWRITE."""
 
 import re
 from pathlib import Path
@@ -34,25 +35,31 @@ def browser():
         browser.close()
 
 
-def new_page(browser, viewport: dict = DESKTOP):
-    """A page in a fresh context (empty localStorage). `page.problems` collects uncaught errors
-    and CSP violations, which the tests expect to stay empty."""
-    context = browser.new_context(viewport=viewport, locale="fr-FR", reduced_motion="reduce")
-    context.set_default_timeout(ANSWER_TIMEOUT)
-    page = context.new_page()
-    page.problems = []
-    page.warnings = []
-    page.on("pageerror", lambda error: page.problems.append(f"pageerror: {error}"))
+@pytest.fixture
+def open_page(browser):
+    """`open_page(viewport)`: a page in a fresh context (empty localStorage), closed after the
+    test. `page.problems` collects uncaught errors and CSP violations; tests expect none."""
+    contexts = []
 
-    def on_console(message) -> None:
-        if message.type == "warning":
-            page.warnings.append(message.text)
-        csp = "Content Security Policy" in message.text
-        if csp or (message.type == "error" and "404" not in message.text):
-            page.problems.append(f"console {message.type}: {message.text}")
+    def open_(viewport: dict = DESKTOP):
+        context = browser.new_context(viewport=viewport, locale="fr-FR", reduced_motion="reduce")
+        context.set_default_timeout(ANSWER_TIMEOUT)
+        contexts.append(context)
+        page = context.new_page()
+        page.problems = []
+        page.on("pageerror", lambda error: page.problems.append(f"pageerror: {error}"))
 
-    page.on("console", on_console)
-    return page
+        def on_console(message) -> None:
+            csp = "Content Security Policy" in message.text
+            if csp or (message.type == "error" and "404" not in message.text):  # 404: favicons
+                page.problems.append(f"console {message.type}: {message.text}")
+
+        page.on("console", on_console)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
 
 
 def ask(scope, question: str, exchanges: int = 1):
@@ -74,7 +81,10 @@ def screenshot(page, name: str) -> Path:
 
 
 def _rgb(css: str) -> tuple[float, float, float, float]:
-    values = [float(v) for v in re.findall(r"[\d.]+", css)]
+    """rgb(0, 0, 145), rgba(…) or color(srgb 0.89 0.89 0.95) (what color-mix() computes to)."""
+    values = [float(v) for v in re.findall(r"[\d.]+", css.replace("srgb", ""))]
+    if css.startswith("color("):
+        values = [v * 255 for v in values[:3]] + values[3:]
     return (*values[:3], values[3] if len(values) > 3 else 1.0)
 
 

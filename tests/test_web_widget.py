@@ -10,13 +10,12 @@ from conftest_web import (
     DESKTOP,
     PHONE,
     ask,
-    new_page,
     screenshot,
 )
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
-pytest_plugins = ["conftest_web"]  # the session's `browser` fixture
+pytest_plugins = ["conftest_web"]  # fixtures: browser (session), open_page
 
 TITLE = "Assistant politique de la ville"
 WELCOME = "Bonjour ! Une question sur les quartiers prioritaires ?"
@@ -125,9 +124,9 @@ def launcher_focused(page) -> bool:
     }""")
 
 
-def test_widget_opens_a_cited_chat_and_leaves_the_host_styles_alone(browser, live_server,
+def test_widget_opens_a_cited_chat_and_leaves_the_host_styles_alone(open_page, live_server,
                                                                      allowed_host):
-    page = new_page(browser)
+    page = open_page()
     page.goto(f"{allowed_host.url}/plain")
     without_widget = page.evaluate(HOST_STYLES_JS)
 
@@ -175,8 +174,8 @@ def test_widget_opens_a_cited_chat_and_leaves_the_host_styles_alone(browser, liv
     assert page.problems == []
 
 
-def test_widget_works_with_the_keyboard(browser, allowed_host):
-    page = new_page(browser)
+def test_widget_works_with_the_keyboard(open_page, allowed_host):
+    page = open_page()
     page.goto(allowed_host.url)
     for _ in range(10):
         page.keyboard.press("Tab")
@@ -206,8 +205,8 @@ def test_widget_works_with_the_keyboard(browser, allowed_host):
     assert page.problems == []
 
 
-def test_widget_options_are_validated(browser, live_server, allowed_host):
-    page = new_page(browser)
+def test_widget_options_are_validated(open_page, live_server, allowed_host):
+    page = open_page()
     page.goto(f"{allowed_host.url}/left")
     button = launcher(page)
     box = button.bounding_box()
@@ -242,9 +241,9 @@ def test_widget_options_are_validated(browser, live_server, allowed_host):
     assert page.problems == []
 
 
-def test_widget_is_refused_on_a_site_not_in_the_allow_list(browser, live_server, allowed_host,
+def test_widget_is_refused_on_a_site_not_in_the_allow_list(open_page, live_server, allowed_host,
                                                            foreign_host):
-    page = new_page(browser)
+    page = open_page()
     # 1. widget.js answers a one-line warning instead of the widget: no button.
     with page.expect_console_message(lambda m: "pas autorisé" in m.text) as message:
         page.goto(foreign_host.url)
@@ -269,12 +268,13 @@ def test_widget_is_refused_on_a_site_not_in_the_allow_list(browser, live_server,
     expect(alert).to_contain_text("L'assistant ne peut pas s'afficher ici.", timeout=15_000)
     expect(alert.get_by_role("link")).to_have_attribute("href", f"{live_server.url}/")
     assert embed_frame(page).locator("#question").count() == 0
+    screenshot(page, "widget-desktop-refuse")
     page.keyboard.press("Escape")
     expect(launcher(page)).to_have_attribute("aria-expanded", "false")
 
 
-def test_markup_in_documents_and_questions_is_inert_in_the_widget(browser, allowed_host):
-    page = new_page(browser)
+def test_markup_in_documents_and_questions_is_inert_in_the_widget(open_page, allowed_host):
+    page = open_page()
     page.goto(allowed_host.url)
     launcher(page).click()
     frame = embed_frame(page)
@@ -297,8 +297,8 @@ def test_markup_in_documents_and_questions_is_inert_in_the_widget(browser, allow
 
 
 @pytest.mark.parametrize("name,viewport", [("desktop", DESKTOP), ("phone", PHONE)])
-def test_widget_screenshots(browser, allowed_host, name, viewport):
-    page = new_page(browser, viewport)
+def test_widget_screenshots(open_page, allowed_host, name, viewport):
+    page = open_page(viewport)
     page.goto(allowed_host.url)
     button = launcher(page)
     expect(button).to_be_visible()

@@ -63,6 +63,7 @@
       background: #ffffff; box-shadow: 0 8px 28px rgba(0, 0, 18, 0.3);
     }
     .panel[hidden], .fallback[hidden], iframe[hidden] { display: none; }
+    .panel.refused { height: auto; }
     iframe { display: block; flex: 1; width: 100%; height: 100%; border: 0; background: #ffffff; }
     .fallback { display: block; padding: 20px; color: #161616; font-size: 16px; line-height: 1.5; }
     .fallback p { display: block; margin: 0 0 12px; }
@@ -138,6 +139,7 @@
     function showFallback() {
       if (ready || !frame) return;
       frame.hidden = true;
+      panel.classList.add("refused");
       const close = h("button", { type: "button", text: "Fermer" });
       close.addEventListener("click", () => toggle(false));
       const link = h("a", { href: `${appOrigin}/`, target: "_blank", rel: "noopener",

@@ -1,0 +1,257 @@
+"""One real `irev ingest` over 150+ broken and hostile files (tests/hostile.py) and a dozen good
+ones: the run ends in bounded time and memory, every bad file is named with a French reason,
+every good file is indexed, and no script text reaches the index. Plus focused regression tests,
+one per failure mode found, that fail fast and in-process."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import hostile
+import pytest
+from conftest import ROOT, SHARED
+from hostile import ABSENT, DUPLICATE, FRENCH, IGNORED, INDEXED, SKIPPED
+
+from ingest.e5_bundle import DEFAULT_MODEL_NAME
+from ingest.index import read_snapshot
+from ingest.loaders import LoadError, load_file
+from ingest.pipeline import run
+
+REAL_PDFS = sorted((SHARED / "corpus/pdf").glob("*.pdf"))
+TIME_LIMIT = 180.0  # seconds for the whole run, model loading included
+HARD_LIMIT = 300.0  # the run is killed past this: the test stays bounded even when it fails
+MEMORY_LIMIT = 3 * 1024**3  # peak RSS of the ingesting process
+
+
+@dataclass
+class HostileRun:
+    folder: Path
+    data_dir: Path
+    cases: list[hostile.Case]
+    returncode: int | None
+    seconds: float
+    peak_rss: int
+    stderr: str
+
+    def refused(self) -> dict[str, str]:
+        """File (relative to the folder) -> reason, from the report's « Fichiers non indexés »."""
+        rows = {}
+        table = self.stderr.split("Fichiers non indexés", 1)[-1]
+        for line in table.splitlines():
+            cells = [c.strip() for c in line.strip().strip("│").split("│")]
+            if len(cells) == 2 and cells[0].startswith(str(self.folder)):
+                rows[_key(cells[0][len(str(self.folder)) + 1:])] = cells[1]
+        return rows
+
+
+def _key(name: str) -> str:
+    """File names as the report prints them (a non-UTF-8 name cannot be printed as is)."""
+    return os.fsencode(name).decode("utf-8", "replace")
+
+
+def _peak_rss_watch(process: subprocess.Popen, peak: list[int]) -> None:
+    status = Path(f"/proc/{process.pid}/status")
+    while process.poll() is None:
+        try:
+            found = re.search(r"VmRSS:\s+(\d+) kB", status.read_text())
+        except OSError:
+            return
+        if found:
+            peak[0] = max(peak[0], int(found.group(1)) * 1024)
+            if peak[0] > MEMORY_LIMIT:
+                process.kill()
+                return
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory, models_dir, embedder) -> HostileRun:
+    base = tmp_path_factory.mktemp("hostile")
+    folder = base / "corpus"
+    cases = hostile.generate(folder, REAL_PDFS)
+    data_dir = base / "data"
+    data_dir.mkdir()
+    (data_dir / "models").symlink_to(models_dir)
+    env = {**os.environ, "IREV_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
+           "IREV_MAX_FILE_MB": str(hostile.MAX_BYTES / 1e6), "COLUMNS": "1000"}
+    stderr_path = base / "stderr.txt"
+    with open(stderr_path, "wb") as stderr:
+        started = time.monotonic()
+        process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", str(folder)],
+                                   env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+        peak = [0]
+        watcher = threading.Thread(target=_peak_rss_watch, args=(process, peak), daemon=True)
+        watcher.start()
+        try:
+            process.wait(timeout=HARD_LIMIT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        seconds = time.monotonic() - started
+        watcher.join(timeout=5)
+    text = stderr_path.read_text(encoding="utf-8", errors="replace")
+    return HostileRun(folder, data_dir, cases, process.returncode, seconds, peak[0], text)
+
+
+def _tail(run: HostileRun) -> str:
+    lines = [line.strip(" │─╭╮╰╯")[:300] for line in run.stderr.splitlines()
+             if "Multiple definitions" not in line]
+    return "\n".join(line for line in lines[-60:] if line)
+
+
+def test_the_run_ends_in_bounded_time_and_memory_with_a_report(hostile_run):
+    assert len([c for c in hostile_run.cases if c.expect != {INDEXED}]) >= 100
+    assert hostile_run.peak_rss < MEMORY_LIMIT, f"{hostile_run.peak_rss / 1e9:.1f} Go"
+    assert hostile_run.seconds < TIME_LIMIT, f"{hostile_run.seconds:.0f} s\n{_tail(hostile_run)}"
+    assert "Traceback" not in hostile_run.stderr, _tail(hostile_run)
+    assert hostile_run.returncode == 1, _tail(hostile_run)  # files failed: exit code 1, by design
+    assert "Bilan de l'indexation" in hostile_run.stderr
+
+
+def test_every_file_is_indexed_or_named_with_a_french_reason(hostile_run):
+    refused = hostile_run.refused()
+    snapshot = read_snapshot(hostile_run.data_dir / "index")
+    root = hostile_run.folder.resolve()
+    indexed = {_key(str(Path(d["source_path"]).relative_to(root))): doc_id
+               for doc_id, d in snapshot.documents.items()}
+    problems = []
+    for case in hostile_run.cases:
+        key = _key(case.name)
+        reason = refused.get(key)
+        if key in indexed:
+            outcome = INDEXED
+        elif reason is None:
+            outcome = ABSENT
+        elif reason.startswith("doublon de"):
+            outcome = DUPLICATE
+        elif reason.startswith("format non pris en charge"):
+            outcome = IGNORED
+        else:
+            outcome = SKIPPED
+        if outcome not in case.expect:
+            problems.append(f"{case.name} ({case.kind}): {outcome} {reason or ''}, "
+                            f"attendu {sorted(case.expect)}")
+        elif outcome in (SKIPPED, IGNORED) and not (re.search(case.reason, reason)
+                                                    and FRENCH.search(reason)):
+            problems.append(f"{case.name} ({case.kind}): raison « {reason} »")
+    assert not problems, "\n".join(problems) + "\n" + _tail(hostile_run)
+
+
+def test_good_files_are_indexed_and_no_script_or_outside_text_is(hostile_run):
+    snapshot = read_snapshot(hostile_run.data_dir / "index")
+    assert snapshot.nodes, _tail(hostile_run)
+    texts = {}
+    for node in snapshot.nodes:
+        texts.setdefault(node.metadata["file_name"], []).append(node.get_content())
+    everything = "\n".join("\n".join(t) for t in texts.values())
+    titles = " ".join(str(d.get("title")) for d in snapshot.documents.values())
+    for case in hostile_run.cases:
+        if case.marker:
+            assert case.marker in "\n".join(texts.get(Path(case.name).name, [])), case.name
+        for forbidden in case.forbidden:
+            assert forbidden not in everything and forbidden not in titles, (case.name, forbidden)
+    rows = snapshot.vectors.shape[0]
+    assert rows == len(snapshot.nodes) == len({n.node_id for n in snapshot.nodes})
+
+
+def test_the_index_built_from_a_hostile_folder_answers(hostile_run, embedder):
+    from assistant.answer import Assistant
+    from assistant.store import Store
+
+    data_dir = hostile_run.data_dir
+    assistant = Assistant(data_dir / "index", embedder, Store(f"sqlite:///{data_dir / 'a.db'}"))
+    answer = assistant.ask("Combien de composteurs partagés le bailleur de Lens a-t-il installés ?")
+    assert answer.grounded, answer
+    assert answer.citations[0].document_id == "page-lens.html"
+    assert "vingt-deux" in answer.answer
+
+
+# -- focused regressions: each failure mode on its own, fast, in-process ---------------------
+
+@pytest.fixture(scope="module")
+def hostile_folder(tmp_path_factory) -> tuple[Path, dict[str, hostile.Case]]:
+    folder = tmp_path_factory.mktemp("hostile-unitaire") / "corpus"
+    cases = hostile.generate(folder, REAL_PDFS)
+    return folder, {c.name: c for c in cases}
+
+
+@pytest.mark.parametrize("name", [
+    "bombes/flate-1go.pdf",  # pypdf stops at 75 MB with LimitReachedError
+    "corrompus/length-geante.pdf",  # LimitReachedError: declared /Length of 1 TB
+    "bon/rapport-boulogne-aes.pdf",  # DependencyError without `cryptography`
+])
+def test_pdfs_pypdf_gives_up_on_are_refused_with_a_reason_not_fatal(hostile_folder, name):
+    """Regression: pypdf's LimitReachedError and DependencyError escaped load_pdf, and one such file
+    stopped the whole `irev ingest` run with a traceback."""
+    folder, cases = hostile_folder
+    started = time.monotonic()
+    try:
+        documents = load_file(folder / name, {"document_id": "x"}, 50_000_000)
+    except LoadError as exc:
+        assert re.search(cases[name].reason, str(exc)) and FRENCH.search(str(exc)), str(exc)
+    else:
+        assert INDEXED in cases[name].expect and documents
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("name", ["lignes/3mo-sans-espace.txt", "lignes/3mo-base64.md"])
+def test_data_without_spaces_is_refused_not_cut_into_thousands_of_chunks(hostile_folder, name):
+    """Regression: 3 MB without a space was loaded as text and cut into ~10 000 chunks (about ten
+    minutes of embedding on two cores, and an index full of noise)."""
+    folder, cases = hostile_folder
+    with pytest.raises(LoadError) as refused:
+        load_file(folder / name, {"document_id": "x"}, 50_000_000)
+    assert re.search(cases[name].reason, str(refused.value))
+
+
+def _fifo_unblocker(fifo: Path, after: float) -> threading.Timer:
+    """Opens the FIFO for writing after `after` s, so that a reader stuck on it returns."""
+    def release() -> None:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            os.close(fd)
+        except OSError:
+            pass
+    timer = threading.Timer(after, release)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+@pytest.mark.parametrize("kind", ["boucle", "tube", "nom-non-utf8"])
+def test_links_pipes_and_odd_names_do_not_stop_or_hang_the_run(tmp_path, embedder, kind):
+    """Regressions: a symlink loop made _scan raise RuntimeError; a named pipe called `.txt` made
+    the run block forever on read; a file name that is not UTF-8 made write_build raise
+    UnicodeEncodeError (and left a half-written build behind)."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "bon.txt").write_text("Le conseil citoyen de Grande-Synthe se réunit chaque mois "
+                                    "à la maison de quartier.", encoding="utf-8")
+    timer = None
+    if kind == "boucle":
+        (folder / "a.txt").symlink_to(folder / "b.txt")
+        (folder / "b.txt").symlink_to(folder / "a.txt")
+    elif kind == "tube":
+        os.mkfifo(folder / "tube.txt")
+        timer = _fifo_unblocker(folder / "tube.txt", after=15)
+    else:
+        with open(os.fsencode(folder) + b"/r\xe9union.txt", "wb") as handle:
+            handle.write("Compte rendu de la réunion des bailleurs de Dunkerque.".encode())
+    started = time.monotonic()
+    report = run([folder], tmp_path / "index", embedder, model_name=DEFAULT_MODEL_NAME)
+    assert time.monotonic() - started < 15, "the run blocked on a special file"
+    if timer:
+        timer.cancel()
+    assert "bon.txt" in report.indexed
+    for file, reason in report.skipped:
+        assert FRENCH.search(reason), (file, reason)
+    assert len(report.indexed) + len(report.skipped) == len(list(folder.iterdir()))
+    builds = list((tmp_path / "index" / "builds").iterdir())
+    assert all((b / "COMPLETE").is_file() for b in builds)
+    shutil.rmtree(tmp_path / "index")
