@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.schema import SearchHit
+from assistant.vocabulary import expand
 from ingest.lexical import tokenize
 from ingest.sentences import split_sentences
 
@@ -65,7 +66,9 @@ def rank(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
     if not hits or not terms:
         return []
     weights = {t: idf.get(t, 12.0) for t in terms}  # unseen words weigh most: they are missing
-    total = sum(weights.values())
+    # The spelled-out forms of acronyms count as alternatives: « la région » is covered by
+    # « Hauts-de-France ». Coverage is the better of the two readings.
+    spelled = {t: idf.get(t, 12.0) for t in topic_terms(expand(topic or question))}
     # The anchor is the question's most specific word the corpus knows (numbers aside): a passage
     # without it does not answer. A word the corpus never uses cannot be answered about at all.
     known = [t for t in terms if t in idf and not t.isdigit()]
@@ -74,12 +77,11 @@ def rank(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
     candidates = []
     for n, hit in enumerate(hits, start=1):
         passage_tokens = set(tokenize(f"{hit.title} {hit.section or ''} {hit.text}"))
-        passage_coverage = sum(w for t, w in weights.items() if t in passage_tokens) / total
+        passage_coverage = _coverage(passage_tokens, weights, spelled)
         for sentence in split_sentences(_clean(hit.text)):
             if len(sentence.split()) < _MIN_WORDS:
                 continue
-            tokens = set(tokenize(sentence))
-            coverage = sum(w for t, w in weights.items() if t in tokens) / total
+            coverage = _coverage(set(tokenize(sentence)), weights, spelled)
             candidates.append(Candidate(sentence, n, coverage, passage_coverage,
                                         has_anchor=not unknown and (anchor is None or
                                                                     anchor in passage_tokens)))
@@ -93,6 +95,12 @@ def rank(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
         candidate.similarity = float(vector @ query)
         candidate.score = _score(question, candidate)
     return sorted(shortlist, key=lambda c: -c.score)
+
+
+def _coverage(tokens: set[str], weights: dict[str, float], spelled: dict[str, float]) -> float:
+    """Idf-weighted share of the question's topic words found in `tokens`."""
+    return max(sum(w for t, w in words.items() if t in tokens) / sum(words.values())
+               for words in (weights, spelled) if words)
 
 
 def answer(question: str, hits: list[SearchHit], embed_query: EmbedQuery,

@@ -105,7 +105,9 @@ def split(documents: list[Document], count_tokens: TokenCounter, chunk_size: int
             }
             node = TextNode(id_=f"{base['document_id']}::{len(nodes):04d}", text=text,
                             metadata=metadata)
-            node.excluded_embed_metadata_keys = [k for k in metadata if k not in EMBED_KEYS]
+            node.excluded_embed_metadata_keys = [
+                k for k, v in metadata.items() if k not in EMBED_KEYS or v is None
+            ]
             node.excluded_llm_metadata_keys = list(metadata)
             node.metadata_template = "{value}"
             embed_tokens = count_tokens(embed_text(node))
