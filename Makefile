@@ -37,6 +37,7 @@ browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
 
 test: install browser
+	$(VENV)/bin/ruff check ingest assistant eval tests bench
 	$(PY) -m pytest -q
 
 lint: install

@@ -24,7 +24,8 @@ def _settings() -> Settings:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Fichiers ou dossiers à indexer.")] = None,
+    paths: Annotated[list[Path] | None,
+                     typer.Argument(help="Fichiers ou dossiers à indexer.")] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Retire de l'index les documents absents de ces chemins.")] = False,  # noqa: E501
     delete: Annotated[list[str] | None, typer.Option("--delete", help="Retire ce document (identifiant) de l'index.")] = None,  # noqa: E501
 ) -> None:
@@ -74,7 +75,8 @@ def _print_report(report) -> None:
         table.add_row(label, str(value))
     console.print(table)
     problems = [(f, r, "red") for f, r in report.skipped]
-    problems += [(f, f"doublon de « {kept} », non indexé", "yellow") for f, kept in report.duplicates]
+    problems += [(f, f"doublon de « {kept} », non indexé", "yellow")
+                 for f, kept in report.duplicates]
     problems += [(f, r, "dim") for f, r in report.ignored]
     if problems:
         detail = Table(title="Fichiers non indexés", show_lines=False)

@@ -69,7 +69,8 @@ def matching_documents(reference: Reference, documents: dict[str, dict]) -> set[
     return found
 
 
-_TEXT_WORDS = re.compile(r"\b(?:la |le |l'|du |de la |des )?(?:loi|décret|decret|arrêté|arrete|code|"
+_TEXT_WORDS = re.compile(r"\b(?:la |le |l'|du |de la |des )?"
+                         r"(?:loi|décret|decret|arrêté|arrete|code|"
                          r"circulaire|ordonnance)s?\b(?:\s+n°)?", re.I)
 
 

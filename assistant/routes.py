@@ -130,7 +130,8 @@ def document_file(document_id: str, assistant: AssistantDep) -> FileResponse:
     pdf = path.suffix.lower() == ".pdf"
     # Never served as HTML: a source page could carry scripts.
     media = "application/pdf" if pdf else "text/plain; charset=utf-8"
-    return FileResponse(path, media_type=media, filename=path.name, content_disposition_type="inline")
+    return FileResponse(path, media_type=media, filename=path.name,
+                        content_disposition_type="inline")
 
 
 def _record(assistant: Assistant, document_id: str) -> dict:

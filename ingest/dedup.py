@@ -27,8 +27,8 @@ def fingerprint(text: str, shingle: int = 5) -> list[int]:
         dtype=np.uint64,
     )
     # (a*x + b) mod p, computed in Python ints to avoid uint64 overflow surprises
-    mins = [min((int(a) * int(h) + int(b)) % _PRIME for h in hashes) for a, b in zip(_A, _B)]
-    return mins
+    return [min((int(a) * int(h) + int(b)) % _PRIME for h in hashes)
+            for a, b in zip(_A, _B, strict=True)]
 
 
 def similarity(first: list[int], second: list[int]) -> float:

@@ -1,4 +1,4 @@
-"""French sentence splitting that survives legal text: « I. - », « L. 2143-1 », « art. 5 », « M. »."""
+"""French sentence splitting that survives legal text: « I. - », « L. 2143-1 », « art. 5 »."""
 
 import re
 

@@ -34,16 +34,16 @@ def test_chat_cites_the_passage_that_holds_the_figure(client):
 
 
 def test_only_cited_passages_are_returned(client):
-    body = ask(client, "Combien de quartiers Politique de la Ville compte la région Hauts-de-France ?")
+    body = ask(client, "Combien de quartiers Politique de la Ville compte la région "
+                       "Hauts-de-France ?")
     numbers = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", body["answer"])}
     assert numbers == {c["n"] for c in body["citations"]}
     assert any("199 quartiers" in c["text"] for c in body["citations"])
 
 
 def test_pdf_citations_give_the_right_page_and_open_the_file(client):
-    from pypdf import PdfReader
-
     from conftest import DECREE_CNV_PDF
+    from pypdf import PdfReader
 
     body = ask(client, "Qui préside le Conseil national des villes ?")
     pdf_cites = [c for c in body["citations"] if c["document_id"] == CNV_PDF]
@@ -283,7 +283,8 @@ def test_openai_compatible_endpoint_keeps_citations(live_server):
 
     client = OpenAI(base_url=f"{live_server.url}/v1", api_key="inutile", max_retries=0)
     completion = client.chat.completions.create(model="irev", messages=[
-        {"role": "user", "content": "Combien de participants ont suivi les actions de l'IREV en 2022 ?"}])
+        {"role": "user",
+         "content": "Combien de participants ont suivi les actions de l'IREV en 2022 ?"}])
     content = completion.choices[0].message.content
     assert "1500" in content and "Sources :" in content
     extra = completion.model_extra

@@ -105,8 +105,10 @@ def test_no_chunk_exceeds_the_model_limit_and_nothing_is_lost(count):
 
 
 def test_chunk_overlap_repeats_the_end_of_the_previous_chunk(count):
-    text = " ".join(f"Phrase numéro {i} sur le contrat de ville et ses signataires." for i in range(80))
-    nodes = split([Document(text=text, metadata={"document_id": "d", "title": "T"})], count, 150, 40)
+    text = " ".join(f"Phrase numéro {i} sur le contrat de ville et ses signataires."
+                    for i in range(80))
+    document = Document(text=text, metadata={"document_id": "d", "title": "T"})
+    nodes = split([document], count, 150, 40)
     assert len(nodes) >= 3
     last_sentence = nodes[0].text.split(". ")[-1]
     assert last_sentence.rstrip(".") in nodes[1].text

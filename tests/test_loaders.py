@@ -114,7 +114,8 @@ def test_image_only_pdf_asks_for_ocr(tmp_path):
 
 
 def test_manifest_metadata_describes_the_bundled_corpus():
-    path = Path(__file__).resolve().parents[1] / "corpus/2023-03-29_assemblee-generale-bilan-2022.txt"
+    corpus = Path(__file__).resolve().parents[1] / "corpus"
+    path = corpus / "2023-03-29_assemblee-generale-bilan-2022.txt"
     meta = describe(path)
     assert meta["title"] == "L'assemblée générale de l'IREV adopte le bilan 2022"
     assert meta["type"] == "actualité"

@@ -77,7 +77,8 @@ def test_prune_removes_deleted_files_and_delete_removes_one_document(corpus, tmp
     assert not kept.removed  # without --prune, documents stay
     pruned = ingest([corpus], index_dir, embedder, prune=True)
     assert pruned.removed == ["03_decret-2014-767-qpv-criteres-metropole.md"]
-    deleted = ingest([], index_dir, embedder, delete=("2023-03-29_assemblee-generale-bilan-2022.txt",))
+    note = "2023-03-29_assemblee-generale-bilan-2022.txt"
+    deleted = ingest([], index_dir, embedder, delete=(note,))
     assert deleted.removed == ["2023-03-29_assemblee-generale-bilan-2022.txt"]
     snapshot = read_snapshot(index_dir)
     assert snapshot.documents == {} and snapshot.nodes == []
