@@ -32,7 +32,7 @@ class Assistant:
     """Answers questions from one index. Reloads a new index build without downtime."""
 
     def __init__(self, index_dir: Path, embedder, store: Store, llm: LLM | None = None,
-                 top_k: int = 5, fusion: str = "rrf", rrf_k: int = 10,
+                 top_k: int = 8, fusion: str = "rrf", rrf_k: int = 10,
                  thresholds: extractive.Thresholds | None = None):
         self.index_dir = index_dir
         self.embedder = embedder

@@ -1,6 +1,7 @@
 """`irev`: ingest, serve, ask, eval. Thin: parse, call one library function, print."""
 
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,8 @@ from rich.table import Table
 from assistant.settings import Settings
 
 app = typer.Typer(help="Assistant documentaire — politique de la ville.", no_args_is_help=True)
-console = Console(stderr=True)
+# Logs and CI are not terminals: give tables room rather than rich's 80 columns.
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 def _settings() -> Settings:

@@ -79,9 +79,10 @@ def rank(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
     for n, hit in enumerate(hits, start=1):
         passage_tokens = set(tokenize(f"{hit.title} {hit.section or ''} {hit.text}"))
         passage_coverage = _coverage(passage_tokens, weights, spelled)
+        title = _squash(hit.title)
         for sentence in split_sentences(_clean(hit.text)):
-            if len(sentence.split()) < _MIN_WORDS:
-                continue
+            if len(sentence.split()) < _MIN_WORDS or _squash(sentence) == title:
+                continue  # too short, or the document's title echoed in its body: no answer
             coverage = _coverage(set(tokenize(sentence)), weights, spelled)
             candidates.append(Candidate(sentence, n, coverage, passage_coverage,
                                         has_anchor=not unknown and (anchor is None or
@@ -157,6 +158,10 @@ def supported(c: Candidate, t: Thresholds) -> bool:
 def _overlap(first: str, second: str) -> float:
     a, b = set(tokenize(first)), set(tokenize(second))
     return len(a & b) / max(1, min(len(a), len(b)))
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\W+", " ", text).strip().lower()
 
 
 def _clean(text: str) -> str:

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = 40
     max_file_mb: float = 50.0
 
-    top_k: int = 5
+    top_k: int = 8  # passages the answer may draw on (only the cited ones are returned)
     fusion: str = "rrf"  # "rrf" | "dense" | "bm25"
     rrf_k: int = 10
     min_score: float = 0.3

@@ -491,9 +491,11 @@ def test_an_injected_instruction_reaches_the_llm_only_as_quoted_data(poisoned_da
     fake_llm.requests.clear()
     fake_llm.enqueue("La loi Lamy crée les conseils citoyens [1].")
     llm = LLM(f"{fake_llm.url}/v1", "fake", timeout=5)
-    question = "Que dit le compte rendu du conseil citoyen des Hauts-Champs sur la loi Lamy ?"
-    with TestClient(create_app(make_settings(poisoned_data_dir),
-                               _private_assistant(poisoned_data_dir, embedder, llm))) as client:
+    question = "Qu'a décidé le conseil citoyen des Hauts-Champs lors de sa réunion du 12 mars ?"
+    poisoned = _private_assistant(poisoned_data_dir, embedder, llm)
+    hits = poisoned.search(question, poisoned.top_k)
+    assert any(h.document_id == "compte-rendu-hauts-champs.md" for h in hits)
+    with TestClient(create_app(make_settings(poisoned_data_dir), poisoned)) as client:
         body = client.post("/api/chat", json={"question": question}).json()
     assert body["mode"] in ("llm", "llm_fallback")
     system, user = fake_llm.requests[-1]["messages"][:2]
