@@ -50,7 +50,7 @@ SPF = SHARED / "benchmarks/piaf-ml-spf/filtered_spf_qr_test.json"
 # Full run: 500 PIAF questions (random, seed 0) over their gold paragraphs plus distractor
 # paragraphs up to 600 contexts; all 105 service-public questions over all 105 fiches.
 FULL = {"piaf_questions": 500, "piaf_contexts": 600, "spf_questions": None, "spf_contexts": None}
-QUICK = {"piaf_questions": 20, "piaf_contexts": 30, "spf_questions": 8, "spf_contexts": 12}
+QUICK = {"piaf_questions": 10, "piaf_contexts": 15, "spf_questions": 4, "spf_contexts": 6}
 VARIANTS = ("ours", "llama-index")
 
 

@@ -272,7 +272,7 @@ def test_server_errors_are_shown_in_french(open_page, built_data_dir, embedder, 
         box.fill(LAMY)
         box.press("Enter")
         error = page.locator(".exchange .error")
-        expect(error).to_contain_text("Index introuvable")
+        expect(error).to_contain_text("Aucun document n'est encore indexé")
         expect(box).to_have_value(LAMY)  # given back, to retry
         expect(page.get_by_role("button", name="Envoyer")).to_be_enabled()
 
