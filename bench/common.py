@@ -1,12 +1,14 @@
 """Shared helpers of bench/ingest.py and bench/query.py: paths, the model, the plain llama-index
-baseline, a query-embedding cache, percentiles and rich output."""
+baseline, a query-embedding cache, a threaded uvicorn server, percentiles and rich output."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -132,6 +134,34 @@ class CachedQueries(BaseEmbedding):
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         return self._inner.get_text_embedding_batch(texts)
+
+
+class Served:
+    """uvicorn serving `app` in a thread, on a free loopback port."""
+
+    def __init__(self, app: Any):
+        import uvicorn
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        deadline = time.monotonic() + 120
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
 
 
 # -- numbers and output ---------------------------------------------------------------------

@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import random
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from common import (
     DEFAULT_MODELS_DIR,
     ROOT,
     SHARED,
+    Served,
     console,
     load_model,
     machine_note,
@@ -101,6 +101,13 @@ def build_synthetic_index(source: Path, index_dir: Path, size: int) -> str:
 
 # -- the two apps ------------------------------------------------------------------------------
 
+def top_k() -> int:
+    """Passages per answer: Settings' default, used by both apps."""
+    from assistant.settings import Settings
+
+    return Settings(_env_file=None).top_k
+
+
 def our_app(data_dir: Path, embedder: BaseEmbedding) -> FastAPI:
     from assistant.answer import Assistant
     from assistant.api import create_app
@@ -113,7 +120,7 @@ def our_app(data_dir: Path, embedder: BaseEmbedding) -> FastAPI:
     return create_app(settings, assistant)
 
 
-def baseline_app(index_dir: Path, embedder: BaseEmbedding, k: int = 5) -> FastAPI:
+def baseline_app(index_dir: Path, embedder: BaseEmbedding, k: int) -> FastAPI:
     """The same FAISS storage loaded by llama-index; `/api/chat` = RetrieverQueryEngine
     (no_text) + a trivial composition: the first sentence of the best passage, cited [1]."""
     from llama_index.core import StorageContext, load_index_from_storage
@@ -163,36 +170,6 @@ def baseline_app(index_dir: Path, embedder: BaseEmbedding, k: int = 5) -> FastAP
     return app
 
 
-class Served:
-    """uvicorn serving `app` in a thread, on a free loopback port."""
-
-    def __init__(self, app: FastAPI):
-        import socket
-
-        import uvicorn
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> "Served":
-        self.thread.start()
-        deadline = time.monotonic() + 120
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
 # -- measurements --------------------------------------------------------------------------------
 
 def timed(client: httpx.Client, url: str, endpoint: str, question: str) -> float:
@@ -233,7 +210,7 @@ def measure(urls: dict[str, str], questions: list[str], warmup: int) -> dict[str
 def bench_index(data_dir: Path, embedder: BaseEmbedding, questions: list[str],
                 warmup: int) -> dict[str, dict]:
     with Served(our_app(data_dir, embedder)) as ours, \
-            Served(baseline_app(data_dir / "index", embedder)) as base:
+            Served(baseline_app(data_dir / "index", embedder, top_k())) as base:
         return measure({"ours": ours.url, "llama-index": base.url}, questions, warmup)
 
 
@@ -271,21 +248,21 @@ def main() -> None:
         chunks = build_corpus_index(sizes["corpus"], work / "corpus/index", embedder)
         synthetic = build_synthetic_index(work / "corpus/index", work / "synthetic/index",
                                           sizes["synthetic"])
-    lines = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()
-             if line.strip()]
-    questions = [line["question"] for line in lines][:sizes["questions"]]
-    corpus_label = f"corpus ({chunks} chunks)"
+    lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
+    questions = [json.loads(line)["question"] for line in lines if line.strip()]
+    questions = questions[:sizes["questions"]]
+    labels = {"corpus": f"corpus ({chunks} chunks)",
+              "synthetic": f"synthetic ({sizes['synthetic']})"}
     results = {}
-    for label, folder in ((corpus_label, "corpus"), (f"synthetic ({sizes['synthetic']})",
-                                                     "synthetic")):
+    for folder, label in labels.items():
         with console.status(f"querying {label}…"):
             results[label] = bench_index(work / folder, embedder, questions, sizes["warmup"])
     notes = [f"corpus: {' '.join(os.path.relpath(p, ROOT) for p in sizes['corpus'])}",
              synthetic,
              "ours: hybrid retrieval + extractive answer + citation check + SQLite history; "
-             "llama-index: same FAISS storage, as_retriever(top 5) via RetrieverQueryEngine("
-             "response_mode='no_text', MockLLM never called) + first sentence of the best "
-             "passage; stream = citations, then tokens",
+             f"llama-index: same FAISS storage, as_retriever(top {top_k()}) via "
+             "RetrieverQueryEngine(response_mode='no_text', MockLLM never called) + first "
+             "sentence of the best passage; stream = citations, then tokens",
              f"{sizes['warmup']} warm-up question(s) per endpoint; requests interleaved; "
              f"total {time.perf_counter() - started:.0f} s · {machine_note()}"]
     print_latency(results, notes, len(questions))
