@@ -121,6 +121,15 @@ def test_bad_files_are_reported_by_name_and_the_run_goes_on(tmp_path, embedder):
     assert report.failed
 
 
+def _indexed_data_dir(tmp_path: Path, corpus: Path, embedder, models_dir: Path) -> Path:
+    """A data dir (sharing the converted model) whose index holds `corpus`."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "models").symlink_to(models_dir)
+    ingest([corpus], data_dir / "index", embedder)
+    return data_dir
+
+
 def _ingest_command(data_dir: Path, *paths: Path) -> list[str]:
     return [sys.executable, "-m", "assistant.cli", "ingest", *map(str, paths)]
 
@@ -130,11 +139,8 @@ def test_kill_during_ingest_leaves_the_previous_index_complete(corpus, tmp_path,
     """`kill -9` at several moments of a run: the previous build stays current and loadable."""
     from ingest.index import load_index
 
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    (data_dir / "models").symlink_to(models_dir)
+    data_dir = _indexed_data_dir(tmp_path, corpus, embedder, models_dir)
     index_dir = data_dir / "index"
-    ingest([corpus], index_dir, embedder)
     before = current_build(index_dir)
     chunks_before = len(read_snapshot(index_dir).nodes)
     shutil.copy(LAMY_MD, corpus)
@@ -166,11 +172,8 @@ def test_full_disk_during_ingest_gives_a_clear_error_and_keeps_the_index(corpus,
     """A file-size limit makes every write past 64 kB fail, as a full disk would."""
     import resource
 
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    (data_dir / "models").symlink_to(models_dir)
+    data_dir = _indexed_data_dir(tmp_path, corpus, embedder, models_dir)
     index_dir = data_dir / "index"
-    ingest([corpus], index_dir, embedder)
     before = current_build(index_dir)
     shutil.copy(LAMY_MD, corpus)
 
