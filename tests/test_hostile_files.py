@@ -46,14 +46,19 @@ class HostileRun:
     stderr: str
 
     def refused(self) -> dict[str, str]:
-        """File (relative to the folder) -> reason, from the report's « Fichiers non indexés »."""
-        rows = {}
+        """File (relative to the folder) -> reason, from the report's « Fichiers non indexés »
+        (the run is given the relative path `corpus`; a row rich wraps is joined back)."""
+        rows: list[list[str]] = []
         table = self.stderr.split("Fichiers non indexés", 1)[-1]
         for line in table.splitlines():
             cells = [c.strip() for c in line.strip().strip("│").split("│")]
-            if len(cells) == 2 and cells[0].startswith(str(self.folder)):
-                rows[_key(cells[0][len(str(self.folder)) + 1:])] = cells[1]
-        return rows
+            if len(cells) != 2 or line.lstrip().startswith(("┏", "┃", "┡", "└")):
+                continue
+            if cells[0].startswith("corpus/"):
+                rows.append(cells)
+            elif rows:  # continuation of a wrapped row: a folded path, a wrapped reason
+                rows[-1] = [rows[-1][0] + cells[0], f"{rows[-1][1]} {cells[1]}".strip()]
+        return {_key(path.removeprefix("corpus/")): reason for path, reason in rows}
 
 
 def _key(name: str) -> str:
@@ -89,12 +94,14 @@ def hostile_run(tmp_path_factory, models_dir, embedder) -> HostileRun:
     data_dir.mkdir()
     (data_dir / "models").symlink_to(models_dir)
     env = {**os.environ, "IREV_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
-           "IREV_MAX_FILE_MB": str(hostile.MAX_BYTES / 1e6), "COLUMNS": "1000"}
+           "IREV_MAX_FILE_MB": str(hostile.MAX_BYTES / 1e6), "COLUMNS": "1000",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     stderr_path = base / "stderr.txt"
     with open(stderr_path, "wb") as stderr:
         started = time.monotonic()
-        process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", str(folder)],
-                                   env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr,
+        # A relative path keeps the report's rows short: rich wraps tables past 160 columns.
+        process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", "corpus"],
+                                   env=env, cwd=base, stdout=subprocess.DEVNULL, stderr=stderr,
                                    preexec_fn=_limit_cpu)
         done, peak, ended = threading.Event(), [0], []
         watcher = threading.Thread(target=_peak_rss_watch, args=(process.pid, done, peak),
