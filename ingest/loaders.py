@@ -47,7 +47,14 @@ def load_file(path: Path, metadata: dict, max_bytes: int) -> list[Document]:
 
 def load_pdf(path: Path, metadata: dict) -> list[Document]:
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError, PdfStreamError
+    from pypdf.errors import (
+        DependencyError,
+        FileNotDecryptedError,
+        LimitReachedError,
+        PdfReadError,
+        PdfStreamError,
+        PyPdfError,
+    )
 
     try:
         reader = PdfReader(path, strict=False)
@@ -58,7 +65,12 @@ def load_pdf(path: Path, metadata: dict) -> list[Document]:
         raise
     except FileNotDecryptedError as exc:
         raise LoadError("PDF chiffré ou protégé par mot de passe") from exc
-    except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, OSError) as exc:
+    except DependencyError as exc:  # AES needs the optional `cryptography` package
+        raise LoadError("PDF chiffré (AES) : illisible sans le module cryptography") from exc
+    except LimitReachedError as exc:  # decompression bombs, absurd declared lengths
+        raise LoadError("PDF corrompu ou piégé : limite de décompression atteinte") from exc
+    except (PdfReadError, PdfStreamError, PyPdfError, ValueError, KeyError, TypeError, OSError,
+            AttributeError, IndexError, ZeroDivisionError) as exc:
         raise LoadError(f"PDF corrompu ou tronqué ({type(exc).__name__})") from exc
     except RecursionError as exc:
         raise LoadError("PDF mal formé (structure trop profonde)") from exc
@@ -96,6 +108,9 @@ def load_text(path: Path, metadata: dict) -> list[Document]:
     text = _read_text(path)
     if not text.strip():
         raise LoadError("aucun texte (fichier blanc)")
+    if re.search(r"\S{10000}", text):
+        raise LoadError("texte sans espaces sur des milliers de caractères : pas du texte rédigé "
+                        "(données encodées ?)")
     heading = re.search(r"^#\s+(.+)$", text, flags=re.M)
     title = heading.group(1).strip() if heading else _first_line(text)
     return [Document(text=text, metadata={"title": title, **metadata})]

@@ -105,12 +105,26 @@ def _scan(paths: list[Path], report: IngestReport) -> Iterator[Path]:
         for path in candidates:
             if manifest.is_metadata_file(path):
                 continue
-            if path.is_symlink() and not path.resolve().is_relative_to(top.resolve()):
-                report.skipped.append((str(path), "lien symbolique hors du dossier du corpus"))
+            try:
+                outside = path.is_symlink() and not path.resolve(strict=True).is_relative_to(
+                    top.resolve())
+            except (OSError, RuntimeError):  # a loop or a dangling link
+                report.skipped.append((_shown(path), "lien symbolique en boucle ou illisible"))
+                continue
+            if outside:
+                report.skipped.append((_shown(path), "lien symbolique hors du dossier du corpus"))
+            elif path.suffix.lower() in SUPPORTED_SUFFIXES and not path.is_file():
+                report.skipped.append((_shown(path), "pas un fichier ordinaire (tube, "
+                                                     "périphérique…)"))
             elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                report.ignored.append((str(path), f"format non pris en charge ({path.suffix})"))
+                report.ignored.append((_shown(path), f"format non pris en charge ({path.suffix})"))
             else:
                 yield path
+
+
+def _shown(path: Path) -> str:
+    """A printable, JSON-safe form of a path whose name may not be UTF-8."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _walk(root: Path) -> list[Path]:
@@ -138,7 +152,7 @@ def _ingest_file(path: Path, previous: Snapshot, by_doc: dict, work: _Work,
     try:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as exc:
-        report.skipped.append((str(path), f"illisible ({exc.strerror})"))
+        report.skipped.append((_shown(path), f"illisible ({exc.strerror})"))
         return
     old = previous.documents.get(doc_id)
     if old and old["sha256"] == digest and doc_id in by_doc:
@@ -147,23 +161,25 @@ def _ingest_file(path: Path, previous: Snapshot, by_doc: dict, work: _Work,
         report.unchanged.append(doc_id)
         return
     metadata = {"document_id": doc_id, **manifest.describe(path)}
+    metadata["file_name"] = _shown(Path(path.name))
     try:
         documents = load_file(path, {k: v for k, v in metadata.items() if v}, max_bytes)
     except LoadError as exc:
-        report.skipped.append((str(path), str(exc)))
+        report.skipped.append((_shown(path), str(exc)))
         return
     signature = fingerprint(" ".join(d.text for d in documents))
     others = {**previous.documents, **work.documents}
     for other_id, other in others.items():
         if other_id != doc_id and other.get("fingerprint") and \
                 similarity(signature, other["fingerprint"]) >= DUPLICATE_THRESHOLD:
-            report.duplicates.append((str(path), other_id))
+            report.duplicates.append((_shown(path), other_id))
             return
     nodes = split(documents, count, chunk_size, chunk_overlap, limit)
     first = documents[0].metadata
     work.documents[doc_id] = {
         **{k: first.get(k) for k in ("title", "type", "published", "publisher", "url")},
-        "document_id": doc_id, "file_name": path.name, "source_path": str(path.resolve()),
+        "document_id": doc_id, "file_name": _shown(Path(path.name)),
+        "source_path": _shown(path.resolve()),
         "sha256": digest, "pages": len(documents) if "page" in first else None,
         "chunks": len(nodes), "fingerprint": signature,
     }

@@ -68,6 +68,6 @@ def test_light_routes_never_fail_and_explain_in_french(case, app):
 
 
 @schema.include(path_regex=HEAVY).parametrize()
-@hypothesis_settings(FUZZ, max_examples=20)
+@hypothesis_settings(FUZZ, max_examples=12)
 def test_answering_routes_never_fail_and_explain_in_french(case, app):
     _check(case, app)
