@@ -1,12 +1,13 @@
 """Admin operations behind the API key: upload and ingest, delete, reindex; then hot reload."""
 
+import contextlib
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.answer import Assistant
-from assistant.errors import DocumentNotFound, InvalidInput
+from assistant.errors import DocumentNotFound, InvalidInput, StorageError
 from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.pipeline import IngestReport, run
 
@@ -49,9 +50,17 @@ class DocumentAdmin:
                 f"Format non pris en charge : {Path(name).suffix or 'sans extension'} "
                 f"(acceptés : {', '.join(sorted(SUPPORTED_SUFFIXES))})."
             )
-        self.uploads_dir.mkdir(parents=True, exist_ok=True)
         target = self.uploads_dir / name
-        target.write_bytes(content)
+        try:
+            self.uploads_dir.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                target.unlink(missing_ok=True)  # a partial file
+            raise StorageError(
+                f"Impossible d'enregistrer le fichier sur le serveur ({exc.strerror}) : disque "
+                "plein ou dossier non inscriptible ; l'index précédent reste en service."
+            ) from exc
         report = self._run([target])
         if report.skipped or report.duplicates:
             target.unlink(missing_ok=True)

@@ -122,7 +122,8 @@ def _add_web(app: FastAPI) -> None:
     @app.get("/widget.js", include_in_schema=False)
     def widget(request: Request) -> Response:
         """Served to allow-listed sites only; elsewhere a script that explains why it stays off."""
-        origin = _origin(request.headers.get("origin") or request.headers.get("referer"))
+        # A sandboxed page sends `Origin: null`: judge it by its Referer, as any other.
+        origin = _origin(request.headers.get("origin")) or _origin(request.headers.get("referer"))
         host = str(request.base_url).rstrip("/")
         allowed = origin is None or origin == host or origin in request.app.state.widget_origins
         if not allowed:

@@ -19,3 +19,7 @@ class DocumentNotFound(AssistantError):
 
 class InvalidInput(AssistantError):
     status_code = 422
+
+
+class StorageError(AssistantError):
+    status_code = 507

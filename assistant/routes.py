@@ -81,6 +81,8 @@ async def chat_stream(body: ChatRequest, request: Request, assistant: AssistantD
 def search(assistant: AssistantDep, q: Annotated[str, Query(min_length=1, max_length=1000)],
            k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict:
     """Passages les plus pertinents (recherche hybride), sans réponse."""
+    if not q.strip():
+        raise InvalidInput("La recherche est vide.")
     hits = assistant.search(q.strip(), k)
     return {"query": q, "results": [h.model_dump() for h in hits]}
 
@@ -168,9 +170,14 @@ def reindex(admin: AdminDep) -> dict:
 
 # -- OpenAI-compatible -----------------------------------------------------------------------
 
+class OpenAIContentPart(BaseModel):
+    type: str = "text"
+    text: str | None = None  # image and audio parts carry no text: ignored
+
+
 class OpenAIMessage(BaseModel):
     role: str = Field(pattern="^(system|user|assistant|tool|developer)$")
-    content: str | list | None = None
+    content: str | list[OpenAIContentPart] | None = None
 
 
 class OpenAIChatRequest(BaseModel):
@@ -182,7 +189,7 @@ class OpenAIChatRequest(BaseModel):
 
 def _text(message: OpenAIMessage) -> str:
     if isinstance(message.content, list):  # [{"type": "text", "text": ...}]
-        return " ".join(p.get("text", "") for p in message.content if isinstance(p, dict))
+        return " ".join(p.text for p in message.content if p.text)
     return message.content or ""
 
 

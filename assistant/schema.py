@@ -77,7 +77,7 @@ class ChatRequest(BaseModel):
 
 class FeedbackRequest(BaseModel):
     conversation_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    message_id: int | None = None
+    message_id: int | None = Field(default=None, ge=1, le=2**63 - 1)  # a SQLite INTEGER
     question: str = Field(default="", max_length=2000)
     answer: str = Field(default="", max_length=20000)
     rating: int = Field(description="+1 (pouce levé) ou -1 (pouce baissé)", ge=-1, le=1)

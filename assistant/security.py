@@ -54,34 +54,42 @@ class BodySizeLimit:
             return
         limit = self.upload_bytes if scope["path"] in self.upload_paths else self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await self._refuse(send, limit)
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > limit:
+                await self._refuse(send, limit)
+            else:  # the server holds the client to its Content-Length
+                await self.app(scope, receive, send)
             return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        # No Content-Length (chunked): read the body up to the limit before the app sees it. An
+        # exception raised from `receive` would reach FastAPI's body parser, which answers 400.
+        chunks, size = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge
-            return message
+            if message["type"] != "http.request":  # the client left
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > limit:
+                await self._refuse(send, limit)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._refuse(send, limit)
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
 
     @staticmethod
     async def _refuse(send: Send, limit: int) -> None:
         start, body = _json(413, f"Requête trop volumineuse (limite : {limit // 1000} ko).")
         await send(start)
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
 
 
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
