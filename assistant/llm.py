@@ -20,10 +20,9 @@ crochets : [1], [2]. Ne cite que des numéros d'extraits fournis.
 information dans les documents disponibles. »
 
 Exemple :
-Extraits : [1] « Un conseil citoyen est mis en place dans chaque quartier prioritaire. »
-Question : Où sont créés les conseils citoyens ?
-Réponse : Un conseil citoyen est mis en place dans chaque quartier prioritaire de la politique \
-de la ville [1]."""
+Extraits : [1] « Le conseil citoyen de Roubaix se réunit au centre social chaque trimestre. »
+Question : Où se réunit le conseil citoyen de Roubaix ?
+Réponse : Le conseil citoyen de Roubaix se réunit au centre social, chaque trimestre [1]."""
 
 
 def build_messages(question: str, hits: list[SearchHit]) -> list[dict]:
