@@ -17,6 +17,14 @@ TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 SUPPORTED_SUFFIXES = PDF_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES
 # Cap on text extracted from one PDF page: protects against decompression bombs.
 MAX_PAGE_CHARS = 200_000
+# Caps on decompressed content streams, checked before pypdf parses them (≈300 kB/s): a real page
+# holds 10-50 kB; a 120 kB file can inflate to pages of 12 MB each, a minute of CPU per page.
+MAX_PAGE_CONTENT_BYTES = 2_000_000
+MAX_PDF_CONTENT_BYTES = 50_000_000
+# Markdown images inlined as data URIs, and any other long run of non-space characters, are
+# encoded data (base64, minified code), not prose.
+INLINE_DATA_IMAGE = re.compile(r"!\[[^\]]*\]\(data:[^)\s]*\)")
+ENCODED_RUN = re.compile(r"\S{1000,}")
 
 
 class LoadError(Exception):
@@ -60,6 +68,7 @@ def load_pdf(path: Path, metadata: dict) -> list[Document]:
         reader = PdfReader(path, strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             raise LoadError("PDF chiffré ou protégé par mot de passe")
+        _check_content_sizes(reader.pages)
         pages = [(page.extract_text() or "")[:MAX_PAGE_CHARS] for page in reader.pages]
     except LoadError:
         raise
@@ -89,6 +98,26 @@ def load_pdf(path: Path, metadata: dict) -> list[Document]:
     ]
 
 
+def _check_content_sizes(pages) -> None:
+    """Refuse a PDF whose content streams would take minutes to parse, before parsing them."""
+    from pypdf.generic import ArrayObject
+
+    total = 0
+    for number, page in enumerate(pages, start=1):
+        contents = page.get("/Contents")
+        contents = contents.get_object() if contents is not None else []
+        streams = contents if isinstance(contents, ArrayObject) else [contents]
+        size = sum(len(stream.get_object().get_data()) for stream in streams)
+        if size > MAX_PAGE_CONTENT_BYTES:
+            raise LoadError(f"PDF piégé ou démesuré : la page {number} contient "
+                            f"{size / 1e6:.0f} Mo de contenu (limite "
+                            f"{MAX_PAGE_CONTENT_BYTES / 1e6:.0f} Mo par page)")
+        total += size
+        if total > MAX_PDF_CONTENT_BYTES:
+            raise LoadError(f"PDF piégé ou démesuré : plus de {MAX_PDF_CONTENT_BYTES / 1e6:.0f} Mo "
+                            "de contenu décompressé")
+
+
 def load_html(path: Path, metadata: dict) -> list[Document]:
     import trafilatura
 
@@ -99,6 +128,7 @@ def load_html(path: Path, metadata: dict) -> list[Document]:
     )
     if not text or not text.strip():
         raise LoadError("aucun contenu principal extractible de la page HTML")
+    text = _without_encoded_data(text)
     found = trafilatura.extract_metadata(html)
     title = (found.title if found else None) or _first_line(text)
     return [Document(text=text, metadata={"title": title, **metadata})]
@@ -108,12 +138,22 @@ def load_text(path: Path, metadata: dict) -> list[Document]:
     text = _read_text(path)
     if not text.strip():
         raise LoadError("aucun texte (fichier blanc)")
-    if re.search(r"\S{10000}", text):
-        raise LoadError("texte sans espaces sur des milliers de caractères : pas du texte rédigé "
-                        "(données encodées ?)")
+    text = _without_encoded_data(text)
     heading = re.search(r"^#\s+(.+)$", text, flags=re.M)
     title = heading.group(1).strip() if heading else _first_line(text)
     return [Document(text=text, metadata={"title": title, **metadata})]
+
+
+def _without_encoded_data(text: str) -> str:
+    """Drop inlined images and other encoded data (runs of 1,000+ characters without a space):
+    they are not prose, and would become thousands of noise chunks. Raise if nothing else is left.
+    """
+    text = INLINE_DATA_IMAGE.sub(" ", text)
+    text = ENCODED_RUN.sub(" ", text)
+    if not text.strip():
+        raise LoadError("texte sans espaces sur des milliers de caractères : pas du texte rédigé "
+                        "(données encodées ?)")
+    return text
 
 
 def _read_text(path: Path) -> str:

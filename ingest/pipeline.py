@@ -118,6 +118,9 @@ def _scan(paths: list[Path], report: IngestReport) -> Iterator[Path]:
                                                      "périphérique…)"))
             elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 report.ignored.append((_shown(path), f"format non pris en charge ({path.suffix})"))
+            elif _shown(path) != str(path):  # its stored path could not name it again
+                report.skipped.append((_shown(path), "nom de fichier non UTF-8 : renommez le "
+                                                     "fichier (par exemple avec convmv)"))
             else:
                 yield path
 

@@ -104,7 +104,12 @@ GOOD_TEXTS = [
      "trois matinées par semaine, avec deux conseillers numériques.", "repère juliet-Amiens"),
     ("À Boulogne-sur-Mer, le contrat de ville prévoit un fonds de participation des habitants "
      "de dix mille euros pour les projets du quartier du Chemin-Vert.", "repère kilo-Chemin-Vert"),
+    ("À Lille-Sud, le plan guide du renouvellement urbain prévoit la démolition de deux tours et "
+     "la création d'un mail planté jusqu'au parc.", "repère lima-Lille-Sud"),
 ]
+# 20 kB of base64, as a Markdown export inlines an image: data, never text to index.
+INLINE_IMAGE = "".join(random.Random(7).choices(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", k=20_000))
 
 
 def _paragraphs(i: int) -> str:
@@ -152,6 +157,11 @@ def _good_files(w: _Writer) -> None:
     words = " ".join(f"{GOOD_TEXTS[9][0][:-1]} {i}" for i in range(100))[:10_000]
     w.add("bon/ligne-unique-amiens.txt", f"{texts[9]} {words}".encode(), "ligne de 10 ko",
           good, marker=GOOD_TEXTS[9][1])
+    # A Markdown export with its image inlined: the text is indexed, the image data is not.
+    w.add("bon/fiche-lille-image.md", (f"# Fiche Lille-Sud\n\n{texts[11]}\n\n![Plan guide]"
+                                      f"(data:image/png;base64,{INLINE_IMAGE})\n").encode(),
+          "markdown + image en base64", good, marker=GOOD_TEXTS[11][1],
+          forbidden=(INLINE_IMAGE[5000:5040],))
     # AES-128 with an empty user password (the usual « protected » PDF): readable when pypdf has
     # an AES implementation (the `cryptography` package), else a clear refusal, never a crash.
     aes_expect = {INDEXED} if _has_aes() else {SKIPPED}
@@ -430,19 +440,23 @@ def _bombs(w: _Writer) -> None:
     w.add("bombes/flate-60mo.pdf",
           simple_pdf(_bomb_content(60_000_000), content_extra=b"/Filter /FlateDecode "),
           "bombe de décompression 60 Mo", RECOVERABLE, PDF_REASON)
-    # one deflated object stream per page, ten pages
-    pages = {1: b"<< /Type /Catalog /Pages 2 0 R >>", 5: FONT}
+    w.add("bombes/dix-pages-20mo.pdf", page_bombs(10, 20_000_000),
+          "10 pages de 20 Mo décompressés", RECOVERABLE, PDF_REASON)
+
+
+def page_bombs(count: int, size: int) -> bytes:
+    """`count` pages, each a deflated content stream of `size` bytes of text operators."""
+    objects = {1: b"<< /Type /Catalog /Pages 2 0 R >>", 5: FONT}
     kids = []
-    small = _bomb_content(20_000_000)
-    for i in range(10):
-        page, content = 10 + 2 * i, 11 + 2 * i
-        kids.append(b"%d 0 R" % page)
-        pages[page] = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents %d 0 R "
-                       b"/Resources << /Font << /F1 5 0 R >> >> >>" % content)
-        pages[content] = stream(small, b"/Filter /FlateDecode ")
-    pages[2] = b"<< /Type /Pages /Kids [" + b" ".join(kids) + b"] /Count 10 >>"
-    w.add("bombes/dix-pages-20mo.pdf", build_pdf(pages), "10 pages de 20 Mo décompressés",
-          RECOVERABLE, PDF_REASON)
+    content = stream(_bomb_content(size), b"/Filter /FlateDecode ")
+    for i in range(count):
+        kids.append(b"%d 0 R" % (10 + 2 * i))
+        objects[10 + 2 * i] = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+                               b"/Contents %d 0 R /Resources << /Font << /F1 5 0 R >> >> >>"
+                               % (11 + 2 * i))
+        objects[11 + 2 * i] = content
+    objects[2] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(kids), count)
+    return build_pdf(objects)
 
 
 # -- text files --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ every good file is indexed, and no script text reaches the index. Plus focused r
 one per failure mode found, that fail fast and in-process."""
 
 import os
+import random
 import re
 import resource
 import shutil
@@ -236,6 +237,70 @@ def test_data_without_spaces_is_refused_not_cut_into_thousands_of_chunks(hostile
     assert re.search(cases[name].reason, str(refused.value))
 
 
+LOAD_ONE = """
+import sys
+from pathlib import Path
+from ingest.loaders import LoadError, load_file
+try:
+    documents = load_file(Path(sys.argv[1]), {"document_id": "x"}, 50_000_000)
+    print("indexé", sum(len(d.text) for d in documents))
+except LoadError as exc:
+    print("refusé", exc)
+"""
+
+
+def test_pages_just_under_pypdf_limits_are_not_parsed_for_minutes(tmp_path):
+    """Regression: 3 pages of 12 MB of text operators (a 120 kB file) stay under pypdf's limits
+    (75 MB inflated, 2 M tokens per stream), so pypdf parsed each in full: about a minute of CPU
+    per page, without bound on the page count (10 pages: 10 minutes). The loader must skip or
+    refuse such pages; the 10 CPU-seconds given here are ample for a real 3-page PDF."""
+    pdf = tmp_path / "plan-piege.pdf"
+    pdf.write_bytes(hostile.page_bombs(3, 12_000_000))
+    budget = 10
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_CPU, (budget, budget + 5))
+
+    result = subprocess.run([sys.executable, "-c", LOAD_ONE, str(pdf)], capture_output=True,
+                            text=True, cwd=ROOT, preexec_fn=limit, timeout=600,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, f"over {budget} CPU-seconds ({result.returncode})"
+    assert result.stdout.startswith(("refusé", "indexé")), result.stderr[-2000:]
+    if result.stdout.startswith("refusé"):
+        assert FRENCH.search(result.stdout), result.stdout
+
+
+def _longest_word(text: str) -> int:
+    return max((len(word) for word in text.split()), default=0)
+
+
+def test_an_html_page_carrying_3_mb_of_base64_does_not_become_10_000_chunks(tmp_path):
+    """A page whose main content holds encoded data (a pasted image, a minified script shown as
+    text): trafilatura keeps it, so the loader must drop it, or refuse the page, like text."""
+    blob = "".join(random.Random(3).choices(hostile.INLINE_IMAGE, k=3_000_000))
+    page = tmp_path / "plan.html"
+    page.write_text("<html><body><article><h1>Plan du quartier</h1><p>Le plan de renouvellement "
+                    "du quartier des Provinces à Lens est présenté aux habitants le 3 mai.</p>"
+                    f"<p>{blob}</p></article></body></html>", encoding="utf-8")
+    try:
+        documents = load_file(page, {"document_id": "plan.html"}, 50_000_000)
+    except LoadError as exc:
+        assert FRENCH.search(str(exc))
+    else:
+        assert all(_longest_word(d.text) < 1000 for d in documents)
+        assert "quartier des Provinces" in documents[0].text
+
+
+def test_markdown_with_an_inline_image_keeps_its_text(hostile_folder):
+    """Regression: a Markdown export whose image is inlined as base64 (one 20 kB « word ») was
+    refused whole, losing its text; the image data is what must go."""
+    folder, cases = hostile_folder
+    case = cases["bon/fiche-lille-image.md"]
+    (document,) = load_file(folder / case.name, {"document_id": "x"}, 50_000_000)
+    assert case.marker in document.text
+    assert _longest_word(document.text) < 1000
+
+
 def _fifo_unblocker(fifo: Path, after: float) -> threading.Timer:
     """Opens the FIFO for writing after `after` s, so that a reader stuck on it returns."""
     def release() -> None:
@@ -281,3 +346,38 @@ def test_links_pipes_and_odd_names_do_not_stop_or_hang_the_run(tmp_path, embedde
     builds = list((tmp_path / "index" / "builds").iterdir())
     assert all((b / "COMPLETE").is_file() for b in builds)
     shutil.rmtree(tmp_path / "index")
+
+
+def test_a_file_named_in_latin1_is_refused_or_fully_served(tmp_path, embedder):
+    """A file whose name is not UTF-8 (a zip made on an old Windows) may be refused with a reason;
+    if it is indexed, nothing may be lost: its source file downloads, and POST /api/reindex keeps
+    it. (Regression: the index stored a « repaired » path, so the download answered 404 and the
+    reindex silently removed the document.)"""
+    from conftest import ADMIN_KEY, make_settings
+    from fastapi.testclient import TestClient
+
+    from assistant.answer import Assistant
+    from assistant.api import create_app
+    from assistant.store import Store
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "bon.txt").write_text("Le conseil citoyen de Grande-Synthe se réunit chaque mois "
+                                    "à la maison de quartier.", encoding="utf-8")
+    content = "Compte rendu de la réunion des bailleurs de Dunkerque sur les halls.".encode()
+    with open(os.fsencode(folder) + b"/r\xe9union-bailleurs.txt", "wb") as handle:
+        handle.write(content)
+    settings = make_settings(tmp_path / "data")
+    report = run([folder], settings.index_dir, embedder, model_name=DEFAULT_MODEL_NAME)
+    odd = [doc for doc in report.indexed if "union" in doc]
+    if not odd:
+        assert any("union" in file and FRENCH.search(reason) for file, reason in report.skipped)
+        return
+    assistant = Assistant(settings.index_dir, embedder, Store(settings.resolved_database_url))
+    with TestClient(create_app(settings, assistant)) as client:
+        download = client.get(f"/api/documents/{odd[0]}/file")
+        assert download.status_code == 200 and download.content == content, download.text
+        reindexed = client.post("/api/reindex", headers={"x-api-key": ADMIN_KEY}).json()
+        assert reindexed["removed"] == [], reindexed
+        listed = [d["document_id"] for d in client.get("/api/documents").json()["documents"]]
+        assert odd[0] in listed
