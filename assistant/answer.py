@@ -171,7 +171,16 @@ class Assistant:
         return np.asarray(self.embedder.get_query_embedding(text), dtype=np.float32)
 
     def _embed_passages(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self.embedder.get_text_embedding_batch(texts), dtype=np.float32)
+        """Sentences of the index were embedded at ingest; only the others are embedded now."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        known = self._retriever.index.sentences if self._retriever else {}
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        computed = dict(zip(missing, np.asarray(
+            self.embedder.get_text_embedding_batch(missing), dtype=np.float32), strict=True)
+        ) if missing else {}
+        return np.array([known[t] if t in known else computed[t] for t in texts],
+                        dtype=np.float32)
 
 
 __all__ = ["Assistant", "AssistantError", "NOT_FOUND"]

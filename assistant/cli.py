@@ -71,6 +71,7 @@ def _print_report(report) -> None:
         ("Pages (PDF)", report.pages),
         ("Passages dans l'index", report.chunks),
         ("Passages vectorisés", report.embedded),
+        ("Phrases vectorisées", report.sentences_embedded),
         ("Durée", f"{report.seconds:.1f} s"),
         ("Index", report.build or "inchangé"),
     ]:

@@ -10,7 +10,7 @@ import numpy as np
 from assistant.schema import SearchHit
 from assistant.vocabulary import expand
 from ingest.lexical import tokenize
-from ingest.sentences import split_sentences
+from ingest.sentences import answer_sentences
 
 EmbedQuery = Callable[[str], np.ndarray]
 EmbedPassages = Callable[[list[str]], np.ndarray]
@@ -25,7 +25,6 @@ _SCAFFOLD = set(tokenize(
 _NUMBER = re.compile(r"\d")
 _DATE = re.compile(r"\b(1[89]|20)\d{2}\b|\b\d{1,2}(er)? (janvier|février|mars|avril|mai|juin|"
                    r"juillet|août|septembre|octobre|novembre|décembre)\b", re.I)
-_MIN_WORDS = 4
 
 
 @dataclass
@@ -80,9 +79,9 @@ def rank(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
         passage_tokens = set(tokenize(f"{hit.title} {hit.section or ''} {hit.text}"))
         passage_coverage = _coverage(passage_tokens, weights, spelled)
         title = _squash(hit.title)
-        for sentence in split_sentences(_clean(hit.text)):
-            if len(sentence.split()) < _MIN_WORDS or _squash(sentence) == title:
-                continue  # too short, or the document's title echoed in its body: no answer
+        for sentence in answer_sentences(hit.text):
+            if _squash(sentence) == title:
+                continue  # the document's title echoed in its body: no answer
             coverage = _coverage(set(tokenize(sentence)), weights, spelled)
             candidates.append(Candidate(sentence, n, coverage, passage_coverage,
                                         has_anchor=not unknown and (anchor is None or
@@ -131,8 +130,8 @@ def quote_unit(article: str, hits: list[SearchHit], max_sentences: int = 3) -> l
     if not numbered:
         return []
     n, first = min(numbered, key=lambda pair: pair[1].node_id)  # node ids follow text order
-    sentences = [s for s in split_sentences(_clean(first.text)) if len(s.split()) >= _MIN_WORDS]
-    return [Candidate(s, n, 1.0, 1.0, 1.0, 1.0) for s in sentences[:max_sentences]]
+    sentences = answer_sentences(first.text)[:max_sentences]
+    return [Candidate(s, n, 1.0, 1.0, 1.0, 1.0) for s in sentences]
 
 
 def _score(question: str, c: Candidate) -> float:
@@ -162,11 +161,6 @@ def _overlap(first: str, second: str) -> float:
 
 def _squash(text: str) -> str:
     return re.sub(r"\W+", " ", text).strip().lower()
-
-
-def _clean(text: str) -> str:
-    # Markdown quote markers and bullets are layout, not content.
-    return re.sub(r"(^|\s)[>•●▪]\s+", r"\1", text)
 
 
 def compose(chosen: list[Candidate]) -> str:

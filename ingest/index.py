@@ -9,6 +9,8 @@ Layout of `index_dir`:
         vectors.npy          the chunk embeddings, in `bm25/node_ids.json` order (reused by
                              incremental runs: FAISS has no delete, so each run rebuilds it)
         bm25/                bm25s index
+        sentences.json       the quotable sentences of all chunks (`answer_sentences`), and
+        sentences.npy        their embeddings: the extractive answerer looks them up, not embeds
         COMPLETE             written last: a build without it is debris from a crash
 
 A writer builds into a fresh folder and only then swaps CURRENT, so a crash or `kill -9` at any
@@ -57,6 +59,7 @@ class Snapshot:
     meta: dict = field(default_factory=dict)
     nodes: list[TextNode] = field(default_factory=list)
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    sentences: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def documents(self) -> dict[str, dict]:
@@ -84,7 +87,17 @@ def read_snapshot(index_dir: Path) -> Snapshot:
     node_ids = json.loads((build / "bm25" / "node_ids.json").read_text(encoding="utf-8"))
     nodes = [docstore.get_node(node_id) for node_id in node_ids]
     vectors = np.load(build / "vectors.npy")
-    return Snapshot(meta=meta, nodes=nodes, vectors=vectors)
+    return Snapshot(meta=meta, nodes=nodes, vectors=vectors, sentences=read_sentences(build))
+
+
+def read_sentences(build: Path) -> dict[str, np.ndarray]:
+    """Sentence text → embedding; empty for builds made before sentences were stored."""
+    try:
+        texts = json.loads((build / "sentences.json").read_text(encoding="utf-8"))
+        vectors = np.load(build / "sentences.npy")
+    except FileNotFoundError:
+        return {}
+    return dict(zip(texts, vectors, strict=True))
 
 
 @contextmanager
@@ -140,6 +153,12 @@ def _write_files(build: Path, snapshot: Snapshot) -> None:
     for node in nodes:
         node.embedding = None
     np.save(build / "vectors.npy", vectors)
+    dim_zero = np.zeros((0, dim), np.float32)
+    np.save(build / "sentences.npy",
+            np.stack(list(snapshot.sentences.values())).astype(np.float32)
+            if snapshot.sentences else dim_zero)
+    (build / "sentences.json").write_text(json.dumps(list(snapshot.sentences),
+                                                     ensure_ascii=False), "utf-8")
     lexical = LexicalIndex.build([n.get_content() for n in nodes], [n.node_id for n in nodes])
     (build / "bm25").mkdir()
     lexical.save(build / "bm25")
@@ -218,6 +237,7 @@ class HybridIndex:
         self.lexical = LexicalIndex.load(build / "bm25")
         docstore = storage.docstore
         self.nodes: dict[str, TextNode] = {i: docstore.get_node(i) for i in self.lexical.node_ids}
+        self.sentences = read_sentences(build)
 
     @property
     def name(self) -> str:

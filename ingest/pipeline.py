@@ -17,6 +17,7 @@ from ingest.dedup import fingerprint, similarity
 from ingest.embedding import dimension, max_tokens, token_counter
 from ingest.index import Snapshot, read_snapshot, write_build, write_lock
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_file
+from ingest.sentences import answer_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ class IngestReport:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, kept document id)
     pages: int = 0
     chunks: int = 0
-    embedded: int = 0
+    embedded: int = 0  # chunks embedded by this run
+    sentences_embedded: int = 0  # quotable sentences embedded by this run
     seconds: float = 0.0
     build: str | None = None
 
@@ -87,9 +89,11 @@ def run(paths: list[Path], index_dir: Path, embedder, *, model_name: str, chunk_
         _embed_pending(work, embedder, progress)
         report.embedded = len(work.pending)
         snapshot = _assemble(work, settings, embedder)
+        report.sentences_embedded = _embed_sentences(
+            snapshot, previous.sentences if reusable else {}, embedder, progress)
         report.chunks = len(snapshot.nodes)
         report.pages = sum(d.get("pages") or 0 for d in work.documents.values())
-        if report.indexed or report.removed or not previous.meta:
+        if report.indexed or report.removed or report.sentences_embedded or not previous.meta:
             report.build = write_build(index_dir, snapshot).name
     report.seconds = time.perf_counter() - started
     return report
@@ -203,6 +207,24 @@ def _embed_pending(work: _Work, embedder, progress, batch: int = 32) -> None:
     for doc_id, nodes in work.nodes.items():
         if doc_id not in work.vectors:
             work.vectors[doc_id] = np.array([computed[n.node_id] for n in nodes], np.float32)
+
+
+def _embed_sentences(snapshot: Snapshot, known: dict[str, np.ndarray], embedder, progress,
+                     batch: int = 64) -> int:
+    """Embed the quotable sentences of every chunk once, here, rather than per question."""
+    wanted = dict.fromkeys(s for n in snapshot.nodes for s in answer_sentences(n.get_content()))
+    missing = [s for s in wanted if s not in known]
+    task = (progress.add_task("Vecteurs des phrases", total=len(missing))
+            if progress and missing else None)
+    computed: dict[str, np.ndarray] = {}
+    for start in range(0, len(missing), batch):
+        texts = missing[start:start + batch]
+        vectors = embedder.get_text_embedding_batch(texts)
+        computed.update(zip(texts, np.asarray(vectors, np.float32), strict=True))
+        if task is not None:
+            progress.advance(task, len(texts))
+    snapshot.sentences = {s: known[s] if s in known else computed[s] for s in wanted}
+    return len(missing)
 
 
 def _assemble(work: _Work, settings: dict, embedder) -> Snapshot:

@@ -22,3 +22,15 @@ def split_sentences(text: str) -> list[str]:
             merged.append(piece)
     cleaned = [_LEADING_MARK.sub("", s).strip() for s in merged]
     return [s for s in cleaned if s]
+
+
+# Markdown quote markers and bullets are layout, not content.
+_LAYOUT = re.compile(r"(^|\s)[>•●▪]\s+")
+MIN_ANSWER_WORDS = 4
+
+
+def answer_sentences(passage: str) -> list[str]:
+    """The sentences of a passage that may be quoted as an answer: ingest embeds exactly these,
+    so the extractive answerer finds their vectors ready."""
+    return [s for s in split_sentences(_LAYOUT.sub(r"\1", passage))
+            if len(s.split()) >= MIN_ANSWER_WORDS]

@@ -6,6 +6,9 @@ import httpx
 import pytest
 from conftest import ADMIN_KEY, DATA, LiveServer, clone_data_dir, make_settings
 from fastapi.testclient import TestClient
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+from llama_index.core.instrumentation.events.embedding import EmbeddingEndEvent
 
 from assistant.answer import NOT_FOUND
 from assistant.api import create_app
@@ -31,6 +34,36 @@ def test_chat_cites_the_passage_that_holds_the_figure(client):
     assert f"[{cited[0]['n']}]" in body["answer"]
     assert cited[0]["url"].startswith("https://www.irev.fr/")
     assert [c["n"] for c in body["citations"]] == list(range(1, len(body["citations"]) + 1))
+
+
+class _EmbeddedTexts(BaseEventHandler):
+    """Collects every text llama-index embeds, through its public instrumentation events."""
+
+    texts: list[str] = []
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "EmbeddedTexts"
+
+    def handle(self, event, **kwargs) -> None:
+        if isinstance(event, EmbeddingEndEvent):
+            self.texts.extend(event.chunks)
+
+
+def test_an_extractive_answer_embeds_the_question_only(assistant):
+    """The candidate sentences' vectors come from the index (embedded at ingest): answering
+    costs one or two query embeddings, not one per candidate sentence."""
+    handler = _EmbeddedTexts(texts=[])
+    dispatcher = get_dispatcher()
+    dispatcher.add_event_handler(handler)
+    try:
+        answer = assistant.ask("Combien de participants ont suivi les actions de l'IREV en 2022 ?",
+                               history=[])
+    finally:
+        dispatcher.event_handlers.remove(handler)
+    assert answer.grounded and "1500" in answer.answer
+    assert 1 <= len(handler.texts) <= 2, handler.texts
+    assert all("IREV" in text for text in handler.texts), handler.texts
 
 
 def test_only_cited_passages_are_returned(client):

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import DECREE_QPV_MD, LAMY_MD, LAMY_PDF, ROOT
 from test_loaders import make_pdf
@@ -16,6 +17,7 @@ from test_loaders import make_pdf
 from ingest.e5_bundle import DEFAULT_MODEL_NAME
 from ingest.index import current_build, read_snapshot
 from ingest.pipeline import run
+from ingest.sentences import answer_sentences
 
 
 @pytest.fixture
@@ -40,8 +42,29 @@ def test_ingest_then_rerun_reembeds_nothing(corpus, tmp_path, embedder):
     started = time.perf_counter()
     second = ingest([corpus], index_dir, embedder)
     assert second.embedded == 0 and not second.indexed and len(second.unchanged) == 2
+    assert first.sentences_embedded > 0 and second.sentences_embedded == 0
     assert second.build is None and current_build(index_dir) == build  # nothing rewritten
     assert time.perf_counter() - started < 10
+
+
+def test_quotable_sentences_are_embedded_once_at_ingest(corpus, tmp_path, embedder):
+    """The extractive answerer quotes `answer_sentences` of the chunks: ingest stores exactly
+    those with the vectors the embedder gives them, and a changed file embeds only its new ones."""
+    index_dir = tmp_path / "index"
+    ingest([corpus], index_dir, embedder)
+    snapshot = read_snapshot(index_dir)
+    wanted = {s for n in snapshot.nodes for s in answer_sentences(n.get_content())}
+    assert set(snapshot.sentences) == wanted and len(wanted) > 20
+    sample = sorted(wanted)[::7]
+    fresh = np.asarray(embedder.get_text_embedding_batch(sample), np.float32)
+    stored = np.stack([snapshot.sentences[s] for s in sample])
+    assert np.min(np.sum(fresh * stored, axis=1)) > 0.9999
+    note = corpus / "2023-03-29_assemblee-generale-bilan-2022.txt"
+    note.write_text(note.read_text(encoding="utf-8") + "\nLe GIP compte désormais douze agents "
+                    "à temps plein.\n", encoding="utf-8")
+    report = ingest([corpus], index_dir, embedder)
+    assert 1 <= report.sentences_embedded < 10
+    assert any("douze agents à temps plein" in s for s in read_snapshot(index_dir).sentences)
 
 
 def test_manifest_metadata_flows_into_every_chunk(corpus, tmp_path, embedder):
