@@ -198,12 +198,13 @@ def _ingest_file(path: Path, previous: Snapshot, by_doc: dict, work: _Work,
 def _embed_pending(work: _Work, embedder, progress, batch: int = 32) -> None:
     vectors: list[list[float]] = []
     task = progress.add_task("Calcul des vecteurs", total=len(work.pending)) if progress else None
-    for start in range(0, len(work.pending), batch):
-        texts = [embed_text(n) for n in work.pending[start:start + batch]]
+    pending = sorted(work.pending, key=lambda n: len(embed_text(n)))  # less padding per batch
+    for start in range(0, len(pending), batch):
+        texts = [embed_text(n) for n in pending[start:start + batch]]
         vectors += embedder.get_text_embedding_batch(texts)
         if progress:
             progress.advance(task, len(texts))
-    computed = {n.node_id: v for n, v in zip(work.pending, vectors, strict=True)}
+    computed = {n.node_id: v for n, v in zip(pending, vectors, strict=True)}
     for doc_id, nodes in work.nodes.items():
         if doc_id not in work.vectors:
             work.vectors[doc_id] = np.array([computed[n.node_id] for n in nodes], np.float32)
@@ -213,7 +214,8 @@ def _embed_sentences(snapshot: Snapshot, known: dict[str, np.ndarray], embedder,
                      batch: int = 64) -> int:
     """Embed the quotable sentences of every chunk once, here, rather than per question."""
     wanted = dict.fromkeys(s for n in snapshot.nodes for s in answer_sentences(n.get_content()))
-    missing = [s for s in wanted if s not in known]
+    # sorted by length: a batch is padded to its longest text, so this halves the work
+    missing = sorted((s for s in wanted if s not in known), key=len)
     task = (progress.add_task("Vecteurs des phrases", total=len(missing))
             if progress and missing else None)
     computed: dict[str, np.ndarray] = {}
