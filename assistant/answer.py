@@ -33,7 +33,7 @@ class Assistant:
 
     def __init__(self, index_dir: Path, embedder, store: Store, llm: LLM | None = None,
                  top_k: int = 8, fusion: str = "rrf", rrf_k: int = 10,
-                 thresholds: extractive.Thresholds | None = None):
+                 thresholds: extractive.Thresholds | None = None, concurrency: int = 2):
         self.index_dir = index_dir
         self.embedder = embedder
         self.store = store
@@ -42,6 +42,9 @@ class Assistant:
         self.fusion, self.rrf_k = fusion, rrf_k
         self.thresholds = thresholds or extractive.Thresholds()
         self._reload_lock = threading.Lock()
+        # CPU-bound work (embedding, scoring) runs `concurrency` requests at a time; the others
+        # wait their turn. More model passes at once than cores only thrash and grow memory.
+        self._cpu = threading.BoundedSemaphore(max(1, concurrency))
         self._retriever: Retriever | None = None
         self._idf: dict[str, float] = {}
         self.reload()
@@ -61,7 +64,8 @@ class Assistant:
             key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
             llm = LLM(settings.llm_base_url, settings.llm_model, key, settings.llm_timeout)
         return cls(settings.index_dir, embedder, Store(settings.resolved_database_url), llm,
-                   top_k=settings.top_k, fusion=settings.fusion, rrf_k=settings.rrf_k)
+                   top_k=settings.top_k, fusion=settings.fusion, rrf_k=settings.rrf_k,
+                   concurrency=settings.max_concurrent_answers)
 
     # -- index -------------------------------------------------------------------------------
 
@@ -104,7 +108,8 @@ class Assistant:
         if self._retriever is None:
             logger.error("no index in %s", self.index_dir)
             raise IndexNotReady(NO_INDEX)
-        return self._retriever.search(query, k)
+        with self._cpu:
+            return self._retriever.search(query, k)
 
     def ask(self, question: str, conversation_id: str | None = None,
             history: list[str] | None = None) -> Answer:
@@ -151,6 +156,10 @@ class Assistant:
         yield "done", answer
 
     def _extractive(self, question: str, hits: list[SearchHit]) -> Answer:
+        with self._cpu:
+            return self._extract(question, hits)
+
+    def _extract(self, question: str, hits: list[SearchHit]) -> Answer:
         reference = parse_reference(question)
         topic = strip_reference(question) if not reference.is_empty else question
         if reference.article and not extractive.topic_terms(topic):

@@ -1,9 +1,10 @@
 """The one configuration class, read only by the CLI and the app factory."""
 
+import os
 from pathlib import Path
 from typing import Self
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.e5_bundle import DEFAULT_MODEL_NAME
@@ -24,6 +25,8 @@ class Settings(BaseSettings):
     fusion: str = "rrf"  # "rrf" | "dense" | "bm25"
     rrf_k: int = 10
     min_score: float = 0.3
+    # requests computing at once (the others queue): about the number of cores
+    max_concurrent_answers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
 
     llm_base_url: str | None = None  # any OpenAI-compatible endpoint: Albert, Mistral, vLLM, Ollama
     llm_model: str | None = None

@@ -127,6 +127,17 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
+@pytest.fixture(scope="module")
+def fake_llm():
+    """The OpenAI-compatible fake LLM (tests/fake_llm.py), served over real HTTP."""
+    from fake_llm import FakeLLM
+
+    fake = FakeLLM()
+    with LiveServer(fake.app) as server:
+        fake.url = server.url
+        yield fake
+
+
 @pytest.fixture(scope="session")
 def widget_host_port() -> int:
     return free_port("127.0.0.2")

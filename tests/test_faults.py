@@ -28,7 +28,6 @@ from conftest import (
     free_port,
     make_settings,
 )
-from fake_llm import FakeLLM
 from fastapi.testclient import TestClient
 
 from assistant.answer import FALLBACK_NOTICE, Assistant
@@ -389,14 +388,6 @@ def test_upload_into_an_unwritable_data_dir_answers_in_french_and_keeps_the_inde
 
 
 # -- the remote LLM down, slow or garbled, through the HTTP API -------------------------------
-
-@pytest.fixture(scope="module")
-def fake_llm():
-    fake = FakeLLM()
-    with LiveServer(fake.app) as server:
-        fake.url = server.url
-        yield fake
-
 
 def _sse(lines) -> list[tuple[str, str]]:
     events, kind = [], "message"

@@ -3,8 +3,6 @@
 import time
 
 import pytest
-from conftest import LiveServer
-from fake_llm import FakeLLM
 
 from assistant.answer import FALLBACK_NOTICE, NOT_FOUND, Assistant
 from assistant.citations import check
@@ -13,14 +11,6 @@ from assistant.schema import SearchHit
 from assistant.store import Store
 
 QUESTION = "Que dit la loi Lamy sur les conseils citoyens ?"
-
-
-@pytest.fixture(scope="module")
-def fake_llm():
-    fake = FakeLLM()
-    with LiveServer(fake.app) as server:
-        fake.url = server.url
-        yield fake
 
 
 @pytest.fixture
