@@ -137,7 +137,8 @@ class Assistant:
                 for token in self.llm.stream(build_messages(standalone, hits)):
                     text += token
                     yield "token", token
-                answer = self._checked(text, hits, mode="llm")
+                with self._cpu:
+                    answer = self._checked(text, hits, mode="llm")
             except LLMUnavailable as exc:
                 logger.warning("LLM unavailable, extractive fallback: %s", exc)
                 answer = self._extractive(standalone, hits)

@@ -9,7 +9,7 @@ import numpy as np
 
 from assistant.schema import Citation, SearchHit
 from ingest.lexical import tokenize
-from ingest.sentences import split_sentences
+from ingest.sentences import answer_sentences, split_sentences
 
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 MIN_LEXICAL_SUPPORT = 0.6
@@ -71,13 +71,14 @@ def _with_markers(sentence: str, numbers: list[int]) -> str:
 
 
 def supports(sentence: str, passage: str, embed: Embed | None = None) -> bool:
-    """Lexical overlap first; semantic similarity when an embedder is given."""
+    """Lexical overlap first; else, when an embedder is given, semantic similarity to the closest
+    sentence of the passage (whose vectors the index holds: only `sentence` is embedded)."""
     if lexical_support(sentence, passage) >= MIN_LEXICAL_SUPPORT:
         return True
     if embed is None:
         return False
-    vectors = embed([sentence, passage])
-    return float(vectors[0] @ vectors[1]) >= MIN_SEMANTIC_SUPPORT
+    vectors = embed([sentence, *(answer_sentences(passage) or [passage])])
+    return float(np.max(vectors[1:] @ vectors[0])) >= MIN_SEMANTIC_SUPPORT
 
 
 def _best_support(sentence: str, hits: list[SearchHit], embed: Embed | None) -> int | None:
