@@ -1,6 +1,7 @@
 """Ingestion speed and retrieval quality: our pipeline against a plain llama-index baseline.
 
-    python bench/ingest.py [--quick] [--json PATH] [--models-dir /tmp/bench-models]
+    python bench/ingest.py [--quick] [--ingestion-only] [--json PATH]
+                           [--models-dir /tmp/bench-models]
 
 (a) Ingestion of `corpus/` and of `../shared/corpus/pdf ../shared/corpus/legal`: each variant
     runs in a fresh subprocess (peak RSS per variant, model load counted alike) into a fresh
@@ -225,6 +226,7 @@ def print_quality(results: list[dict[str, Any]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run")
+    parser.add_argument("--ingestion-only", action="store_true", help="skip (b), retrieval quality")
     parser.add_argument("--json", type=Path, help="also save the tables as JSON")
     parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR)
     parser.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)
@@ -242,8 +244,9 @@ def main() -> None:
         corpora["shared pdf + legal"] = [SHARED / "corpus/pdf", SHARED / "corpus/legal"]
     rows = ingestion(corpora, args.models_dir)
     print_ingestion(rows)
-    results = quality(QUICK if args.quick else FULL, embedder)
-    print_quality(results)
+    results = [] if args.ingestion_only else quality(QUICK if args.quick else FULL, embedder)
+    if results:
+        print_quality(results)
     console.print(f"[dim]total {time.perf_counter() - started:.0f} s · {machine_note()}[/dim]")
     save_json(args.json, {"machine": machine_note(), "ingestion": rows, "quality": results})
 
