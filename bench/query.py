@@ -93,7 +93,9 @@ def build_synthetic_index(source: Path, index_dir: Path, size: int) -> str:
     meta = {**{k: real.meta[k] for k in ("embed_model", "chunk_size", "chunk_overlap")},
             "embedding_dim": real.vectors.shape[1], "documents": documents}
     with write_lock(index_dir):
-        write_build(index_dir, Snapshot(meta, nodes, np.asarray(vectors, np.float32)))
+        # the chunks recombine real sentences: their vectors, stored at ingest, still hold
+        write_build(index_dir, Snapshot(meta, nodes, np.asarray(vectors, np.float32),
+                                        sentences=real.sentences))
     return (f"synthetic: {size} chunks recombined from the sentences of {len(real.nodes)} real "
             f"chunks; vectors = those chunks' real embeddings + N(0, {NOISE}²) noise, "
             "renormalised (no new embedding)")
