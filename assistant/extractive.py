@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.schema import SearchHit
-from assistant.vocabulary import expand
+from assistant.vocabulary import expand, spelled_forms
 from ingest.lexical import tokenize
 from ingest.sentences import answer_sentences
 
@@ -22,9 +22,15 @@ _SCAFFOLD = set(tokenize(
     "explique expliquer rôle définir définition signifie veut-dire concerne chose "
     "nombre compte compter est sont a ont y il elle"
 ))
-_NUMBER = re.compile(r"\d")
-_DATE = re.compile(r"\b(1[89]|20)\d{2}\b|\b\d{1,2}(er)? (janvier|février|mars|avril|mai|juin|"
-                   r"juillet|août|septembre|octobre|novembre|décembre)\b", re.I)
+_MONTHS = "janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre"
+_DATE = re.compile(rf"\b(1[89]|20)\d{{2}}\b|\b\d{{1,2}}(er)? ({_MONTHS})\b", re.I)
+# A count or an amount (« 199 quartiers », « 5 milliards », « 30 % »), not a year, a day of a
+# date or the number of an article or a text.
+_NUMBER_WORDS = ("deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|"
+                 "quinze|seize|vingt|trente|quarante|cinquante|soixante|cent|mille")
+_QUANTITY = re.compile(
+    rf"(?:(?<!article )(?<!n° )(?<!L\. )(?<!R\. )(?<!D\. )\b(?!(?:19|20)\d\d\b)\d[\d  .,]*"
+    rf"|\b(?:{_NUMBER_WORDS})s?)\s?(?:%|€|(?!(?:{_MONTHS})\b)[a-zà-ÿ]{{3,}})", re.I)
 
 
 @dataclass
@@ -74,6 +80,9 @@ def rank(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
     known = [t for t in terms if t in idf and not t.isdigit()]
     anchor = max(known, key=idf.__getitem__) if known else None
     unknown = any(t not in idf for t in terms)
+    # « la région » is anchored by « Hauts-de-France » too: all words of a spelled-out form count
+    alternatives = [set(topic_terms(text)) for short, text in spelled_forms(topic or question)
+                    if anchor in tokenize(short)]
     candidates = []
     for n, hit in enumerate(hits, start=1):
         passage_tokens = set(tokenize(f"{hit.title} {hit.section or ''} {hit.text}"))
@@ -83,9 +92,10 @@ def rank(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
             if _squash(sentence) == title:
                 continue  # the document's title echoed in its body: no answer
             coverage = _coverage(set(tokenize(sentence)), weights, spelled)
+            anchored = anchor is None or anchor in passage_tokens or \
+                any(words <= passage_tokens for words in alternatives)
             candidates.append(Candidate(sentence, n, coverage, passage_coverage,
-                                        has_anchor=not unknown and (anchor is None or
-                                                                    anchor in passage_tokens)))
+                                        has_anchor=anchored and not unknown))
     candidates.sort(key=lambda c: -(0.6 * c.coverage + 0.4 * c.passage_coverage - 0.02 * c.n))
     shortlist = candidates[:pool]
     if not shortlist:
@@ -111,6 +121,11 @@ def answer(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
     """The chosen sentences, best first; empty when nothing retrieved supports an answer."""
     thresholds = thresholds or Thresholds()
     ranked = rank(question, hits, embed_query, embed_passages, idf, topic=topic)
+    if _asks_count(question):  # « combien ? » is not answered by a sentence without a number,
+        # nor « combien d'habitants ? » by one that names neither habitants nor most of the topic
+        counted = _counted(topic or question)
+        ranked = [c for c in ranked if _QUANTITY.search(c.sentence) and (
+            counted is None or counted in tokenize(c.sentence) or c.coverage >= 0.5)]
     if not ranked or not supported(ranked[0], thresholds):
         return []
     best = ranked[0]
@@ -134,11 +149,24 @@ def quote_unit(article: str, hits: list[SearchHit], max_sentences: int = 3) -> l
     return [Candidate(s, n, 1.0, 1.0, 1.0, 1.0) for s in sentences]
 
 
+def _asks_count(question: str) -> bool:
+    return bool(re.search(r"\b(combien|nombre)\b", question, re.I))
+
+
+def _counted(question: str) -> str | None:
+    """The stemmed noun of « combien de <noun> » (not « combien de temps / de fois »)."""
+    match = re.search(r"\bcombien\s+d(?:e\s+|')(\w+)", question, re.I)
+    if not match or match.group(1).lower() in {"temps", "fois"}:
+        return None
+    words = tokenize(match.group(1))
+    return words[0] if words else None
+
+
 def _score(question: str, c: Candidate) -> float:
     cue = 0.0
     lowered = question.lower()
-    if "combien" in lowered or "nombre" in lowered:
-        cue = 0.05 if _NUMBER.search(c.sentence) else -0.05
+    if _asks_count(question):
+        cue = 0.05 if _QUANTITY.search(c.sentence) else -0.05
     elif "quand" in lowered or "date" in lowered or "quelle année" in lowered:
         cue = 0.05 if _DATE.search(c.sentence) else -0.05
     # similarity carries meaning (paraphrases); coverage carries the question's exact terms

@@ -37,3 +37,9 @@ def expand(query: str) -> str:
     """`query` followed by the spelled-out forms of the shorthands it uses (if any)."""
     extra = [text for pattern, text in _PATTERNS if pattern.search(query)]
     return f"{query} ({'; '.join(extra)})" if extra else query
+
+
+def spelled_forms(query: str) -> list[tuple[str, str]]:
+    """(shorthand as written, spelled-out form) for each shorthand `query` uses."""
+    return [(match.group(0), text) for pattern, text in _PATTERNS
+            for match in [pattern.search(query)] if match]

@@ -66,6 +66,15 @@ def test_an_extractive_answer_embeds_the_question_only(assistant):
     assert all("IREV" in text for text in handler.texts), handler.texts
 
 
+def test_how_many_is_answered_by_the_sentence_with_the_count(client):
+    """« la région » is Hauts-de-France; a count question is answered by a sentence that gives a
+    count of that noun (« 199 quartiers »), not by a definition or an article number."""
+    body = ask(client, "Combien de quartiers prioritaires compte la région ?")
+    assert body["grounded"] is True, body
+    assert "199 quartiers" in body["answer"]
+    assert body["citations"][0]["document_id"] == IREV_2022
+
+
 def test_only_cited_passages_are_returned(client):
     body = ask(client, "Combien de quartiers Politique de la Ville compte la région "
                        "Hauts-de-France ?")
@@ -113,6 +122,7 @@ def test_a_named_legal_reference_goes_straight_to_that_article(client, question,
     "Quelle est la population de Lille ?",
     "Quel est le budget annuel de l'IREV ?",
     "Qui a gagné la coupe du monde de football 2018 ?",
+    "Combien d'habitants compte la ville de Lille ?",
 ])
 def test_out_of_domain_questions_abstain_with_suggestions(client, question):
     body = ask(client, question)
