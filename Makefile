@@ -46,6 +46,8 @@ lint: install
 bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/query.py
+	$(PY) bench/load.py
+	$(PY) bench/load.py --llm
 
 eval: install
 	$(VENV)/bin/irev eval --output eval/results/latest

@@ -87,15 +87,15 @@ def rank(question: str, hits: list[SearchHit], embed_query: EmbedQuery,
     for n, hit in enumerate(hits, start=1):
         passage_tokens = set(tokenize(f"{hit.title} {hit.section or ''} {hit.text}"))
         passage_coverage = _coverage(passage_tokens, weights, spelled)
+        anchored = not unknown and (anchor is None or anchor in passage_tokens or
+                                    any(words <= passage_tokens for words in alternatives))
         title = _squash(hit.title)
         for sentence in answer_sentences(hit.text):
             if _squash(sentence) == title:
                 continue  # the document's title echoed in its body: no answer
             coverage = _coverage(set(tokenize(sentence)), weights, spelled)
-            anchored = anchor is None or anchor in passage_tokens or \
-                any(words <= passage_tokens for words in alternatives)
             candidates.append(Candidate(sentence, n, coverage, passage_coverage,
-                                        has_anchor=anchored and not unknown))
+                                        has_anchor=anchored))
     candidates.sort(key=lambda c: -(0.6 * c.coverage + 0.4 * c.passage_coverage - 0.02 * c.n))
     shortlist = candidates[:pool]
     if not shortlist:
