@@ -99,20 +99,34 @@ def load_pdf(path: Path, metadata: dict) -> list[Document]:
 
 
 def _check_content_sizes(pages) -> None:
-    """Refuse a PDF whose content streams would take minutes to parse, before parsing them."""
+    """Refuse a PDF whose content streams would take minutes to parse, before parsing them.
+    Counted: each page's content streams and the form XObjects it draws (text extraction parses
+    both); a form shared by many pages counts once toward the file's total."""
     from pypdf.generic import ArrayObject
 
-    total = 0
+    total, seen = 0, set()
     for number, page in enumerate(pages, start=1):
         contents = page.get("/Contents")
         contents = contents.get_object() if contents is not None else []
-        streams = contents if isinstance(contents, ArrayObject) else [contents]
-        size = sum(len(stream.get_object().get_data()) for stream in streams)
+        streams = list(contents) if isinstance(contents, ArrayObject) else [contents]
+        resources = page.get("/Resources")
+        xobjects = (resources.get_object().get("/XObject") if resources is not None else None)
+        for ref in (xobjects.get_object().values() if xobjects is not None else []):
+            if ref.get_object().get("/Subtype") == "/Form":
+                streams.append(ref)
+        size, new = 0, 0
+        for stream in streams:
+            length = len(stream.get_object().get_data())
+            size += length
+            key = getattr(stream, "idnum", None)
+            if key is None or key not in seen:
+                new += length
+                seen.add(key)
         if size > MAX_PAGE_CONTENT_BYTES:
             raise LoadError(f"PDF piégé ou démesuré : la page {number} contient "
                             f"{size / 1e6:.0f} Mo de contenu (limite "
                             f"{MAX_PAGE_CONTENT_BYTES / 1e6:.0f} Mo par page)")
-        total += size
+        total += new
         if total > MAX_PDF_CONTENT_BYTES:
             raise LoadError(f"PDF piégé ou démesuré : plus de {MAX_PDF_CONTENT_BYTES / 1e6:.0f} Mo "
                             "de contenu décompressé")

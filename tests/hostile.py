@@ -444,6 +444,21 @@ def _bombs(w: _Writer) -> None:
           "10 pages de 20 Mo décompressés", RECOVERABLE, PDF_REASON)
 
 
+def form_bomb(size: int) -> bytes:
+    """One page that draws a form XObject holding `size` bytes of deflated text operators."""
+    form = stream(_bomb_content(size), b"/Type /XObject /Subtype /Form /BBox [0 0 595 842] "
+                  b"/Resources << /Font << /F1 5 0 R >> >> /Filter /FlateDecode ")
+    return build_pdf({
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+           b"/Resources << /Font << /F1 5 0 R >> /XObject << /Fm1 6 0 R >> >> >>",
+        4: stream(b"/Fm1 Do"),
+        5: FONT,
+        6: form,
+    })
+
+
 def page_bombs(count: int, size: int) -> bytes:
     """`count` pages, each a deflated content stream of `size` bytes of text operators."""
     objects = {1: b"<< /Type /Catalog /Pages 2 0 R >>", 5: FONT}

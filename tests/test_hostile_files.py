@@ -249,13 +249,18 @@ except LoadError as exc:
 """
 
 
-def test_pages_just_under_pypdf_limits_are_not_parsed_for_minutes(tmp_path):
+@pytest.mark.parametrize("pdf_bytes", [
+    pytest.param(lambda: hostile.page_bombs(3, 12_000_000), id="3 pages of 12 MB"),
+    pytest.param(lambda: hostile.form_bomb(12_000_000), id="a 12 MB form XObject"),
+])
+def test_pages_just_under_pypdf_limits_are_not_parsed_for_minutes(tmp_path, pdf_bytes):
     """Regression: 3 pages of 12 MB of text operators (a 120 kB file) stay under pypdf's limits
     (75 MB inflated, 2 M tokens per stream), so pypdf parsed each in full: about a minute of CPU
-    per page, without bound on the page count (10 pages: 10 minutes). The loader must skip or
-    refuse such pages; the 10 CPU-seconds given here are ample for a real 3-page PDF."""
+    per page, without bound on the page count (10 pages: 10 minutes). The same hides in a form
+    XObject that a page draws. The loader must skip or refuse such pages; the 10 CPU-seconds
+    given here are ample for a real 3-page PDF."""
     pdf = tmp_path / "plan-piege.pdf"
-    pdf.write_bytes(hostile.page_bombs(3, 12_000_000))
+    pdf.write_bytes(pdf_bytes())
     budget = 10
 
     def limit() -> None:
