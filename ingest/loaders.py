@@ -106,8 +106,8 @@ def _check_content_sizes(pages) -> None:
 
     total, seen = 0, set()
     for number, page in enumerate(pages, start=1):
-        contents = page.get("/Contents")
-        contents = contents.get_object() if contents is not None else []
+        contents = page.get("/Contents")  # absent on a blank page
+        contents = contents.get_object() if contents is not None else ArrayObject()
         streams = list(contents) if isinstance(contents, ArrayObject) else [contents]
         resources = page.get("/Resources")
         xobjects = (resources.get_object().get("/XObject") if resources is not None else None)

@@ -275,6 +275,23 @@ def test_pages_just_under_pypdf_limits_are_not_parsed_for_minutes(tmp_path, pdf_
         assert FRENCH.search(result.stdout), result.stdout
 
 
+def test_a_blank_page_without_content_stream_does_not_refuse_the_pdf(tmp_path):
+    """Regression: the content-size check read a page without /Contents (a blank page, valid
+    PDF) as broken, and the whole file was refused as « corrompu »."""
+    pdf = tmp_path / "avec-page-blanche.pdf"
+    pdf.write_bytes(hostile.build_pdf({
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R 6 0 R] /Count 2 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+           b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        4: hostile.stream(b"BT /F1 12 Tf 72 712 Td (Le contrat de ville de Lens est signe.) Tj ET"),
+        5: hostile.FONT,
+        6: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    }))
+    (page,) = load_file(pdf, {"document_id": "x"}, 50_000_000)
+    assert "contrat de ville de Lens" in page.text and page.metadata["page"] == 1
+
+
 def _longest_word(text: str) -> int:
     return max((len(word) for word in text.split()), default=0)
 
