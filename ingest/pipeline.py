@@ -195,38 +195,38 @@ def _ingest_file(path: Path, previous: Snapshot, by_doc: dict, work: _Work,
     report.indexed.append(doc_id)
 
 
-def _embed_pending(work: _Work, embedder, progress, batch: int = 32) -> None:
-    vectors: list[list[float]] = []
-    task = progress.add_task("Calcul des vecteurs", total=len(work.pending)) if progress else None
-    pending = sorted(work.pending, key=lambda n: len(embed_text(n)))  # less padding per batch
-    for start in range(0, len(pending), batch):
-        texts = [embed_text(n) for n in pending[start:start + batch]]
-        vectors += embedder.get_text_embedding_batch(texts)
-        if progress:
-            progress.advance(task, len(texts))
-    computed = {n.node_id: v for n, v in zip(pending, vectors, strict=True)}
+def _embed_pending(work: _Work, embedder, progress) -> None:
+    vectors = _embed_texts([embed_text(n) for n in work.pending], embedder, progress,
+                           "Calcul des vecteurs", batch=32)
+    computed = {n.node_id: v for n, v in zip(work.pending, vectors, strict=True)}
     for doc_id, nodes in work.nodes.items():
         if doc_id not in work.vectors:
             work.vectors[doc_id] = np.array([computed[n.node_id] for n in nodes], np.float32)
 
 
-def _embed_sentences(snapshot: Snapshot, known: dict[str, np.ndarray], embedder, progress,
-                     batch: int = 64) -> int:
+def _embed_sentences(snapshot: Snapshot, known: dict[str, np.ndarray], embedder,
+                     progress) -> int:
     """Embed the quotable sentences of every chunk once, here, rather than per question."""
     wanted = dict.fromkeys(s for n in snapshot.nodes for s in answer_sentences(n.get_content()))
-    # sorted by length: a batch is padded to its longest text, so this halves the work
-    missing = sorted((s for s in wanted if s not in known), key=len)
-    task = (progress.add_task("Vecteurs des phrases", total=len(missing))
-            if progress and missing else None)
-    computed: dict[str, np.ndarray] = {}
-    for start in range(0, len(missing), batch):
-        texts = missing[start:start + batch]
-        vectors = embedder.get_text_embedding_batch(texts)
-        computed.update(zip(texts, np.asarray(vectors, np.float32), strict=True))
-        if task is not None:
-            progress.advance(task, len(texts))
+    missing = [s for s in wanted if s not in known]
+    computed = dict(zip(missing, _embed_texts(missing, embedder, progress,
+                                              "Vecteurs des phrases", batch=64), strict=True))
     snapshot.sentences = {s: known[s] if s in known else computed[s] for s in wanted}
     return len(missing)
+
+
+def _embed_texts(texts: list[str], embedder, progress, label: str, batch: int) -> np.ndarray:
+    """Vectors of `texts`, in their order. Embedded sorted by length: a batch is padded to its
+    longest text, so this halves the work."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors = np.zeros((len(texts), dimension(embedder)), np.float32)
+    task = progress.add_task(label, total=len(texts)) if progress and texts else None
+    for start in range(0, len(order), batch):
+        rows = order[start:start + batch]
+        vectors[rows] = embedder.get_text_embedding_batch([texts[i] for i in rows])
+        if task is not None:
+            progress.advance(task, len(rows))
+    return vectors
 
 
 def _assemble(work: _Work, settings: dict, embedder) -> Snapshot:
