@@ -35,7 +35,7 @@ _PATTERNS = [(re.compile(rf"\b{p}\b", re.I), text) for p, text in EXPANSIONS.ite
 
 def expand(query: str) -> str:
     """`query` followed by the spelled-out forms of the shorthands it uses (if any)."""
-    extra = [text for pattern, text in _PATTERNS if pattern.search(query)]
+    extra = [text for _, text in spelled_forms(query)]
     return f"{query} ({'; '.join(extra)})" if extra else query
 
 
