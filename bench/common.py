@@ -1,5 +1,5 @@
-"""Shared helpers of bench/ingest.py and bench/query.py: paths, the model, the plain llama-index
-baseline, a query-embedding cache, a threaded uvicorn server, percentiles and rich output."""
+"""Shared helpers of the bench/ scripts: paths, the model, the plain llama-index baseline, a
+query-embedding cache, a threaded uvicorn server, percentiles and rich output."""
 
 from __future__ import annotations
 
@@ -136,15 +136,19 @@ class CachedQueries(BaseEmbedding):
         return self._inner.get_text_embedding_batch(texts)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 class Served:
     """uvicorn serving `app` in a thread, on a free loopback port."""
 
     def __init__(self, app: Any):
         import uvicorn
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                     log_level="warning", lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from common import ROOT, Served, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval/datasets/irev.jsonl"
 LLM_REPLY = ("D'après les extraits fournis, le contrat de ville associe l'État, les communes et "
              "les intercommunalités, et les conseils citoyens participent à son pilotage [1]. "
@@ -52,16 +52,7 @@ class Results:
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _ensure_index(data_dir: Path, env: dict) -> None:
-    sys.path.insert(0, str(ROOT))
     from ingest.index import current_build
 
     if current_build(data_dir / "index") is not None:
@@ -77,19 +68,16 @@ class FakeLLMServer:
     """tests/fake_llm.py on a uvicorn thread, its queue kept full of slow, realistic replies."""
 
     def __init__(self, seed: int):
-        import uvicorn
-
         sys.path.insert(0, str(ROOT / "tests"))
         from fake_llm import FakeLLM
 
-        self.fake, self.rng, self.port = FakeLLM(), random.Random(seed), _free_port()
-        self.server = uvicorn.Server(uvicorn.Config(self.fake.app, host="127.0.0.1",
-                                                    port=self.port, log_level="warning"))
+        self.fake, self.rng = FakeLLM(), random.Random(seed)
+        self.served = Served(self.fake.app)
         self.stop = threading.Event()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.served.url}/v1"
 
     def _refill(self) -> None:
         while not self.stop.is_set():
@@ -99,15 +87,13 @@ class FakeLLMServer:
             time.sleep(0.2)
 
     def __enter__(self) -> FakeLLMServer:
-        threading.Thread(target=self.server.run, daemon=True).start()
         threading.Thread(target=self._refill, daemon=True).start()
-        while not self.server.started:
-            time.sleep(0.05)
+        self.served.__enter__()
         return self
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop.set()
-        self.server.should_exit = True
+        self.served.__exit__(*exc)
 
 
 def _rss(pid: int) -> int:
@@ -227,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "IREV_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
            "IREV_RATE_LIMIT": "1000000/minute", "TOKENIZERS_PARALLELISM": "false"}
     _ensure_index(data_dir, env)
-    port = _free_port()
+    port = free_port()
     with FakeLLMServer(args.seed) if args.llm else contextlib.nullcontext() as fake:
         if fake:
             env.update(IREV_LLM_BASE_URL=fake.url, IREV_LLM_MODEL="fake", IREV_LLM_TIMEOUT="60")
