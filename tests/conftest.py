@@ -68,6 +68,14 @@ def make_settings(data_dir: Path, **overrides):
     return Settings(_env_file=None, **values)
 
 
+def make_assistant(settings, embedder, llm=None):
+    """An Assistant of its own on `settings`' index and database (not the session's)."""
+    from assistant.answer import Assistant
+    from assistant.store import Store
+
+    return Assistant(settings.index_dir, embedder, Store(settings.resolved_database_url), llm)
+
+
 @pytest.fixture(scope="session")
 def settings(built_data_dir):
     return make_settings(built_data_dir)

@@ -4,7 +4,7 @@ import json
 
 import httpx
 import pytest
-from conftest import ADMIN_KEY, DATA, LiveServer, clone_data_dir, make_settings
+from conftest import ADMIN_KEY, DATA, LiveServer, clone_data_dir, make_assistant, make_settings
 from fastapi.testclient import TestClient
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
@@ -243,12 +243,9 @@ def test_admin_is_disabled_when_no_key_is_configured(built_data_dir, assistant):
 
 
 def test_upload_delete_and_reindex_swap_the_served_index(built_data_dir, tmp_path, embedder):
-    from assistant.answer import Assistant
-    from assistant.store import Store
-
     data_dir = clone_data_dir(built_data_dir, tmp_path / "data")
     settings = make_settings(data_dir)
-    private = Assistant(settings.index_dir, embedder, Store(settings.resolved_database_url))
+    private = make_assistant(settings, embedder)
     key = {"x-api-key": ADMIN_KEY}
     question = "Combien de jardins partagés la Maison du projet de Wattrelos anime-t-elle ?"
     upload = ("jardins.md", "# Jardins partagés\n\nLa Maison du projet de Wattrelos anime "
@@ -274,12 +271,9 @@ def test_upload_delete_and_reindex_swap_the_served_index(built_data_dir, tmp_pat
 
 
 def test_upload_names_cannot_escape_the_uploads_folder(built_data_dir, tmp_path, embedder):
-    from assistant.answer import Assistant
-    from assistant.store import Store
-
     data_dir = clone_data_dir(built_data_dir, tmp_path / "data")
     settings = make_settings(data_dir)
-    private = Assistant(settings.index_dir, embedder, Store(settings.resolved_database_url))
+    private = make_assistant(settings, embedder)
     with TestClient(create_app(settings, private)) as client:
         response = client.post("/api/documents", headers={"x-api-key": ADMIN_KEY}, files={
             "file": ("../../evil.txt", "Texte déposé avec un nom piégé.".encode(), "text/plain")})

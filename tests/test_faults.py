@@ -26,6 +26,7 @@ from conftest import (
     LiveServer,
     clone_data_dir,
     free_port,
+    make_assistant,
     make_settings,
 )
 from fastapi.testclient import TestClient
@@ -33,7 +34,6 @@ from fastapi.testclient import TestClient
 from assistant.answer import FALLBACK_NOTICE, Assistant
 from assistant.api import create_app
 from assistant.llm import LLM
-from assistant.store import Store
 from ingest.e5_bundle import DEFAULT_MODEL_NAME
 from ingest.index import current_build, load_index, read_snapshot
 from ingest.pipeline import run
@@ -45,8 +45,7 @@ LAMY_QUESTION = "Que dit la loi Lamy sur les conseils citoyens ?"
 
 
 def _private_assistant(data_dir: Path, embedder, llm: LLM | None = None) -> Assistant:
-    settings = make_settings(data_dir)
-    return Assistant(settings.index_dir, embedder, Store(settings.resolved_database_url), llm)
+    return make_assistant(make_settings(data_dir), embedder, llm)
 
 
 # -- kill -9 of `irev ingest` at ~20 random points -------------------------------------------
@@ -416,7 +415,7 @@ def test_llm_failure_falls_back_to_the_extractive_answer_over_http(fake_llm, set
     url = f"http://127.0.0.1:{free_port()}/v1" if LLM_FAILURES[failure] is None \
         else f"{fake_llm.url}/v1"
     llm = LLM(url, "fake", timeout=2)
-    assistant = Assistant(settings.index_dir, embedder, Store(settings.resolved_database_url), llm)
+    assistant = make_assistant(settings, embedder, llm)
     with TestClient(create_app(settings, assistant)) as client:
         for _ in range(2):
             if LLM_FAILURES[failure] is not None:

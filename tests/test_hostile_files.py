@@ -375,12 +375,10 @@ def test_a_file_named_in_latin1_is_refused_or_fully_served(tmp_path, embedder):
     if it is indexed, nothing may be lost: its source file downloads, and POST /api/reindex keeps
     it. (Regression: the index stored a « repaired » path, so the download answered 404 and the
     reindex silently removed the document.)"""
-    from conftest import ADMIN_KEY, make_settings
+    from conftest import ADMIN_KEY, make_assistant, make_settings
     from fastapi.testclient import TestClient
 
-    from assistant.answer import Assistant
     from assistant.api import create_app
-    from assistant.store import Store
 
     folder = tmp_path / "corpus"
     folder.mkdir()
@@ -395,7 +393,7 @@ def test_a_file_named_in_latin1_is_refused_or_fully_served(tmp_path, embedder):
     if not odd:
         assert any("union" in file and FRENCH.search(reason) for file, reason in report.skipped)
         return
-    assistant = Assistant(settings.index_dir, embedder, Store(settings.resolved_database_url))
+    assistant = make_assistant(settings, embedder)
     with TestClient(create_app(settings, assistant)) as client:
         download = client.get(f"/api/documents/{odd[0]}/file")
         assert download.status_code == 200 and download.content == content, download.text
