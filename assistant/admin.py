@@ -6,8 +6,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.answer import Assistant
 from assistant.errors import DocumentNotFound, InvalidInput, StorageError
+from assistant.live_index import LiveIndex
 from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.pipeline import IngestReport, run
 
@@ -30,17 +30,17 @@ def summarize(report: IngestReport) -> dict:
 
 
 class DocumentAdmin:
-    def __init__(self, assistant: Assistant, uploads_dir: Path, options: IngestOptions):
-        self.assistant = assistant
+    def __init__(self, index: LiveIndex, uploads_dir: Path, options: IngestOptions):
+        self.index = index
         self.uploads_dir = uploads_dir
         self.options = options
 
     def _run(self, paths: list[Path], **kwargs) -> IngestReport:
         o = self.options
-        report = run(paths, self.assistant.index_dir, self.assistant.embedder,
+        report = run(paths, self.index.index_dir, self.index.embedder,
                      model_name=o.model_name, chunk_size=o.chunk_size,
                      chunk_overlap=o.chunk_overlap, max_bytes=o.max_bytes, **kwargs)
-        self.assistant.reload()
+        self.index.reload()
         return report
 
     def upload(self, filename: str, content: bytes) -> IngestReport:
@@ -67,7 +67,7 @@ class DocumentAdmin:
         return report
 
     def delete(self, document_id: str) -> IngestReport:
-        documents = self.assistant.index.documents if self.assistant.ready else {}
+        documents = self.index.current.documents if self.index.ready else {}
         if document_id not in documents:
             raise DocumentNotFound(f"Document inconnu : {document_id}")
         report = self._run([], delete=(document_id,))
@@ -78,7 +78,7 @@ class DocumentAdmin:
 
     def reindex(self) -> IngestReport:
         """Re-read every indexed source file; documents whose file is gone are removed."""
-        documents = self.assistant.index.documents if self.assistant.ready else {}
+        documents = self.index.current.documents if self.index.ready else {}
         paths = [Path(d["source_path"]) for d in documents.values()
                  if Path(d["source_path"]).is_file()]
         return self._run(paths, prune=True)

@@ -46,7 +46,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     async def lifespan(app: FastAPI):
         app.state.assistant = assistant or Assistant.from_settings(settings)
         app.state.admin = DocumentAdmin(
-            app.state.assistant, settings.data_dir / "uploads",
+            app.state.assistant.index, settings.data_dir / "uploads",
             IngestOptions(settings.embed_model, settings.chunk_size, settings.chunk_overlap,
                           int(settings.max_file_mb * 1e6)),
         )
@@ -98,10 +98,10 @@ def _add_health(app: FastAPI) -> None:
     @app.get("/readyz", tags=["santé"])
     def readyz(request: Request) -> JSONResponse:
         assistant: Assistant = request.app.state.assistant
-        if not assistant.ready:
+        if not assistant.index.ready:
             return JSONResponse({"status": "index absent",
                                  "detail": "Aucun index : lancez `irev ingest`."}, 503)
-        index = assistant.index
+        index = assistant.index.current
         return JSONResponse({"status": "ready", "index": index.name,
                              "documents": len(index.documents), "chunks": len(index.nodes)})
 

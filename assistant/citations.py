@@ -33,25 +33,44 @@ def lexical_support(sentence: str, passage: str) -> float:
     return len(words & set(tokenize(passage))) / len(words)
 
 
+def check_sentence(sentence: str, hits: list[SearchHit],
+                   embed: Embed | None = None) -> tuple[str, list[int]] | None:
+    """The sentence without markers and the passages that support it; None if none does."""
+    cited = [int(n) for n in _MARKER.findall(sentence)]
+    bare = _MARKER.sub("", sentence).strip()
+    if not bare:
+        return None
+    valid = [n for n in dict.fromkeys(cited) if 1 <= n <= len(hits)
+             and supports(bare, hits[n - 1].text, embed)]
+    if not valid:
+        found = _best_support(bare, hits, embed)
+        valid = [found] if found else []
+    return (bare, valid) if valid else None
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences, a citation written after the full stop (« … ville. [1] ») kept with its own."""
+    merged: list[str] = []
+    for piece in split_sentences(text):
+        lead = re.match(r"^((?:\s*\[\d{1,3}\])+)\s*", piece)
+        if lead and merged:
+            merged[-1] += lead.group(1)
+            piece = piece[lead.end():]
+        if piece.strip():
+            merged.append(piece)
+    return merged
+
+
 def check(answer: str, hits: list[SearchHit], embed: Embed | None = None) -> Checked:
-    """Keep only supported [n] citations; renumber them; drop sentences without support."""
-    sentences = split_sentences(answer)
+    """Keep only supported [n] citations; renumber them 1..m; drop sentences without support."""
     kept: list[tuple[str, list[int]]] = []
     removed: list[str] = []
-    for sentence in sentences:
-        cited = [int(n) for n in _MARKER.findall(sentence)]
-        bare = _MARKER.sub("", sentence).strip()
-        if not bare:
-            continue
-        valid = [n for n in dict.fromkeys(cited) if 1 <= n <= len(hits)
-                 and supports(bare, hits[n - 1].text, embed)]
-        if not valid:
-            found = _best_support(bare, hits, embed)
-            valid = [found] if found else []
-        if valid:
-            kept.append((bare, valid))
-        else:
-            removed.append(bare)
+    for sentence in _sentences(answer):
+        result = check_sentence(sentence, hits, embed)
+        if result:
+            kept.append(result)
+        elif _MARKER.sub("", sentence).strip():
+            removed.append(_MARKER.sub("", sentence).strip())
     order: dict[int, int] = {}
     for _, numbers in kept:
         for n in numbers:
@@ -61,6 +80,49 @@ def check(answer: str, hits: list[SearchHit], embed: Embed | None = None) -> Che
     )
     citations = [_citation(order[n], hits[n - 1]) for n in order]
     return Checked(text=text, citations=citations, removed=removed)
+
+
+class StreamChecker:
+    """Checks a streamed answer sentence by sentence. Each checked sentence keeps the numbers of
+    the passages as the model was shown them, so streamed and final [n] are the same."""
+
+    def __init__(self, hits: list[SearchHit], embed: Embed | None = None):
+        self.hits, self.embed = hits, embed
+        self._buffer = ""
+        self.shown: list[str] = []  # checked pieces, in order; their concatenation is the text
+        self._cited: dict[int, None] = {}
+        self.removed: list[str] = []
+
+    def feed(self, token: str) -> list[str]:
+        """The pieces that became showable with this token (complete, checked sentences)."""
+        self._buffer += token
+        sentences = _sentences(self._buffer)
+        if len(sentences) < 2:
+            return []
+        tail = self._buffer.rfind(sentences[-1][:20])
+        self._buffer = self._buffer[tail:] if tail >= 0 else sentences[-1]
+        return [p for s in sentences[:-1] if (p := self._check(s))]
+
+    def finish(self) -> list[str]:
+        rest, self._buffer = self._buffer, ""
+        return [p for s in _sentences(rest) if (p := self._check(s))]
+
+    def _check(self, sentence: str) -> str | None:
+        result = check_sentence(sentence, self.hits, self.embed)
+        if result is None:
+            if _MARKER.sub("", sentence).strip():
+                self.removed.append(_MARKER.sub("", sentence).strip())
+            return None
+        bare, numbers = result
+        self._cited.update(dict.fromkeys(numbers))
+        piece = (" " if self.shown else "") + _with_markers(bare, numbers)
+        self.shown.append(piece)
+        return piece
+
+    def result(self) -> Checked:
+        return Checked(text="".join(self.shown),
+                       citations=[_citation(n, self.hits[n - 1]) for n in self._cited],
+                       removed=self.removed)
 
 
 def _with_markers(sentence: str, numbers: list[int]) -> str:

@@ -180,8 +180,8 @@ def _run_eval(dataset: Path, url: str | None, k: int, limit: int | None) -> dict
 
         assistant = Assistant.from_settings(settings)
         target = assistant
-        extra = {"embed": assistant._embed_passages,  # noqa: SLF001
-                 "supports": lambda s, p: supports(s, p, assistant._embed_passages)}  # noqa: SLF001
+        vectors = assistant.index.sentence_vectors
+        extra = {"embed": vectors, "supports": lambda s, p: supports(s, p, vectors)}
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Évaluation", total=len(questions))
         results = run_eval(questions, target, k, lambda *_: progress.advance(task),

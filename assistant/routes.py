@@ -16,6 +16,7 @@ from starlette.concurrency import iterate_in_threadpool
 from assistant.admin import DocumentAdmin, summarize
 from assistant.answer import Assistant
 from assistant.errors import DocumentNotFound, InvalidInput
+from assistant.events import Done, Event, Reset, Sources, TextDelta
 from assistant.schema import Answer, ChatRequest, FeedbackRequest
 from assistant.security import check_admin_key
 
@@ -26,7 +27,7 @@ PUBLIC_FIELDS = ("document_id", "title", "type", "published", "publisher", "url"
 
 def get_assistant(request: Request) -> Assistant:
     assistant = request.app.state.assistant
-    assistant.reload_in_background()  # a new build from `irev ingest` is picked up, no downtime
+    assistant.index.reload_in_background()  # a new build from `irev ingest`, no downtime
     return assistant
 
 
@@ -60,21 +61,28 @@ async def chat_stream(body: ChatRequest, request: Request, assistant: AssistantD
     `token`…, éventuellement `reset` (bascule vers la réponse extractive), enfin `done`
     (la réponse complète et vérifiée, au format de /api/chat)."""
     question = _question(request, body.question)
-    assistant.index  # noqa: B018 - raise IndexNotReady (503) before the stream starts
+    assistant.index.current  # noqa: B018 - raise IndexNotReady (503) before the stream starts
 
     async def events():
-        async for kind, value in iterate_in_threadpool(
-            assistant.stream(question, body.conversation_id)
-        ):
-            if kind == "sources":
-                data = json.dumps([c.model_dump() for c in value], ensure_ascii=False)
-                yield {"event": "citations", "data": data}
-            elif kind == "done":
-                yield {"event": "done", "data": value.model_dump_json()}
-            else:
-                yield {"event": kind, "data": json.dumps(value, ensure_ascii=False)}
+        async for event in iterate_in_threadpool(assistant.stream(question, body.conversation_id)):
+            yield sse_event(event)
 
     return EventSourceResponse(events(), ping=15)
+
+
+def sse_event(event: Event) -> dict:
+    """`citations`, `token`, `reset`, `done`: the SSE names of the pipeline's events."""
+    match event:
+        case Sources(citations=citations):
+            data = json.dumps([c.model_dump() for c in citations], ensure_ascii=False)
+            return {"event": "citations", "data": data}
+        case TextDelta(text=text):
+            return {"event": "token", "data": json.dumps(text, ensure_ascii=False)}
+        case Reset(notice=notice):
+            return {"event": "reset", "data": json.dumps(notice, ensure_ascii=False)}
+        case Done(answer=answer):
+            return {"event": "done", "data": answer.model_dump_json()}
+    raise TypeError(f"unknown event {event!r}")
 
 
 @router.get("/api/search", tags=["chat"])
@@ -109,14 +117,14 @@ def feedback(body: FeedbackRequest, assistant: AssistantDep) -> dict:
 
 @router.get("/api/documents", tags=["documents"])
 def documents(assistant: AssistantDep) -> dict:
-    docs = assistant.index.documents
+    docs = assistant.index.current.documents
     return {"documents": [{k: d.get(k) for k in PUBLIC_FIELDS} for d in docs.values()]}
 
 
 @router.get("/api/documents/{document_id}", tags=["documents"])
 def document(document_id: str, assistant: AssistantDep) -> dict:
     record = _record(assistant, document_id)
-    sections = [n.metadata.get("section") for n in assistant.index.nodes.values()
+    sections = [n.metadata.get("section") for n in assistant.index.current.nodes.values()
                 if n.metadata["document_id"] == document_id]
     return {**{k: record.get(k) for k in PUBLIC_FIELDS},
             "sections": [s for s in dict.fromkeys(sections) if s]}
@@ -137,7 +145,7 @@ def document_file(document_id: str, assistant: AssistantDep) -> FileResponse:
 
 
 def _record(assistant: Assistant, document_id: str) -> dict:
-    record = assistant.index.documents.get(document_id)
+    record = assistant.index.current.documents.get(document_id)
     if record is None:
         raise DocumentNotFound(f"Document inconnu : {document_id}")
     return record
@@ -215,9 +223,9 @@ async def openai_chat(body: OpenAIChatRequest, request: Request, assistant: Assi
     run = iterate_in_threadpool(assistant.stream(question, None, history=history))
     if not body.stream:
         answer = None
-        async for kind, value in run:
-            if kind == "done":
-                answer = value
+        async for event in run:
+            if isinstance(event, Done):
+                answer = event.answer
         return JSONResponse({
             "id": ident, "object": "chat.completion", "created": created, "model": model,
             "choices": [{"index": 0, "finish_reason": "stop",
@@ -235,16 +243,19 @@ async def openai_chat(body: OpenAIChatRequest, request: Request, assistant: Assi
 
     async def events():
         yield {"data": chunk({"role": "assistant", "content": ""})}
-        async for kind, value in run:
-            if kind == "done":
-                sources = _with_sources(value)[len(value.answer):]
+        # Text deltas are checked sentences (see assistant.events): what is sent is never taken
+        # back, and after a Reset (LLM failure before any text) the fallback's deltas follow.
+        async for event in run:
+            if isinstance(event, TextDelta):
+                yield {"data": chunk({"content": event.text})}
+            elif isinstance(event, Done):
+                answer = event.answer
+                sources = _with_sources(answer)[len(answer.answer):]
                 if sources:
                     yield {"data": chunk({"content": sources})}
                 yield {"data": chunk({}, "stop", citations=[c.model_dump() for c in
-                                                            value.citations],
-                                     grounded=value.grounded)}
-            elif kind == "token":
-                yield {"data": chunk({"content": value})}
+                                                            answer.citations],
+                                     grounded=answer.grounded)}
         yield {"data": "[DONE]"}
 
     return EventSourceResponse(events())

@@ -59,14 +59,16 @@ def build_corpus_index(paths: list[Path], index_dir: Path, embedder: BaseEmbeddi
     return report.chunks
 
 
-def build_synthetic_index(source: Path, index_dir: Path, size: int) -> str:
+def build_synthetic_index(source: Path, index_dir: Path, size: int, embedder) -> str:
     """`size` French chunks recombined from the real chunks' sentences, 10 per document. Each
-    reuses the real vector of the chunk it is mostly made of, perturbed and renormalised: no new
-    embedding is computed."""
+    reuses the real vector of the chunk it is mostly made of, perturbed and renormalised. Like
+    ingest, the build stores the vectors and tags of every quotable sentence: those of the real
+    index are reused, the few that recombination creates are embedded and tagged here."""
     from llama_index.core.schema import TextNode
 
-    from ingest.index import Snapshot, read_snapshot, write_build, write_lock
-    from ingest.sentences import split_sentences
+    from ingest.index import Snapshot, current_build, read_snapshot, write_build, write_lock
+    from ingest.sentence_tags import tag_sentences
+    from ingest.sentences import answer_sentences, split_sentences
 
     real = read_snapshot(source)
     rng, np_rng = random.Random(0), np.random.default_rng(0)
@@ -92,10 +94,19 @@ def build_synthetic_index(source: Path, index_dir: Path, size: int) -> str:
                              "file_name": doc_id, "chunks": 10}
     meta = {**{k: real.meta[k] for k in ("embed_model", "chunk_size", "chunk_overlap")},
             "embedding_dim": real.vectors.shape[1], "documents": documents}
+    previous = read_snapshot(index_dir) if current_build(index_dir) else None
+    known = {**real.sentences, **(previous.sentences if previous else {})}
+    tags = {**real.sentence_tags, **(previous.sentence_tags if previous else {})}
+    wanted = list(dict.fromkeys(s for n in nodes for s in answer_sentences(n.get_content())))
+    missing = [s for s in wanted if s not in known or s not in tags]
+    if missing:
+        fresh = np.asarray(embedder.get_text_embedding_batch(missing), np.float32)
+        known.update(zip(missing, fresh, strict=True))
+        tags.update(zip(missing, tag_sentences(missing), strict=True))
     with write_lock(index_dir):
-        # the chunks recombine real sentences: their vectors, stored at ingest, still hold
         write_build(index_dir, Snapshot(meta, nodes, np.asarray(vectors, np.float32),
-                                        sentences=real.sentences))
+                                        sentences={s: known[s] for s in wanted},
+                                        sentence_tags={s: tags[s] for s in wanted}))
     return (f"synthetic: {size} chunks recombined from the sentences of {len(real.nodes)} real "
             f"chunks; vectors = those chunks' real embeddings + N(0, {NOISE}²) noise, "
             "renormalised (no new embedding)")
@@ -111,14 +122,15 @@ def top_k() -> int:
 
 
 def our_app(data_dir: Path, embedder: BaseEmbedding) -> FastAPI:
-    from assistant.answer import Assistant
+    from assistant.answer import build_assistant
     from assistant.api import create_app
     from assistant.settings import Settings
     from assistant.store import Store
 
     settings = Settings(_env_file=None, data_dir=data_dir, rate_limit="1000000/minute")
-    assistant = Assistant(settings.index_dir, embedder, Store(settings.resolved_database_url),
-                          top_k=settings.top_k, fusion=settings.fusion, rrf_k=settings.rrf_k)
+    assistant = build_assistant(settings.index_dir, embedder,
+                                Store(settings.resolved_database_url), top_k=settings.top_k,
+                                fusion=settings.fusion, rrf_k=settings.rrf_k)
     return create_app(settings, assistant)
 
 
@@ -249,7 +261,7 @@ def main() -> None:
     with console.status("indexing the corpus (incremental)…"):
         chunks = build_corpus_index(sizes["corpus"], work / "corpus/index", embedder)
         synthetic = build_synthetic_index(work / "corpus/index", work / "synthetic/index",
-                                          sizes["synthetic"])
+                                          sizes["synthetic"], embedder)
     lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
     questions = [json.loads(line)["question"] for line in lines if line.strip()]
     questions = questions[:sizes["questions"]]

@@ -59,6 +59,13 @@ class EvalQuestion(BaseModel):
     question: str = Field(min_length=1)
     turns: list[str] = Field(default_factory=list)
     reference_answer: str | None = None
+    facts: list[str] = Field(
+        default_factory=list,
+        description="Short strings a correct answer contains, all of them (compared with case, "
+                    "accents, spaces and apostrophes normalised): « 199 », « 2014 »",
+    )
+    standalone: str | None = Field(
+        default=None, description="For a follow-up: the stand-alone question it should become")
     expected_sources: list[ExpectedSource] = Field(default_factory=list)
     answerable: bool | None = Field(description="None: not yet reviewed (feedback)")
     tags: list[str] = Field(default_factory=list)

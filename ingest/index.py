@@ -32,6 +32,7 @@ import numpy as np
 from llama_index.core.schema import TextNode
 
 from ingest.lexical import LexicalIndex
+from ingest.sentence_tags import SentenceTags
 
 FORMAT_VERSION = 1
 
@@ -60,6 +61,7 @@ class Snapshot:
     nodes: list[TextNode] = field(default_factory=list)
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     sentences: dict[str, np.ndarray] = field(default_factory=dict)
+    sentence_tags: dict[str, SentenceTags] = field(default_factory=dict)
 
     @property
     def documents(self) -> dict[str, dict]:
@@ -87,7 +89,8 @@ def read_snapshot(index_dir: Path) -> Snapshot:
     node_ids = json.loads((build / "bm25" / "node_ids.json").read_text(encoding="utf-8"))
     nodes = [docstore.get_node(node_id) for node_id in node_ids]
     vectors = np.load(build / "vectors.npy")
-    return Snapshot(meta=meta, nodes=nodes, vectors=vectors, sentences=read_sentences(build))
+    return Snapshot(meta=meta, nodes=nodes, vectors=vectors, sentences=read_sentences(build),
+                    sentence_tags=read_sentence_tags(build))
 
 
 def read_sentences(build: Path) -> dict[str, np.ndarray]:
@@ -98,6 +101,15 @@ def read_sentences(build: Path) -> dict[str, np.ndarray]:
     except FileNotFoundError:
         return {}
     return dict(zip(texts, vectors, strict=True))
+
+
+def read_sentence_tags(build: Path) -> dict[str, SentenceTags]:
+    """Sentence text → its tags; empty for builds made before tags were stored."""
+    try:
+        rows = json.loads((build / "sentence_tags.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    return {text: SentenceTags.from_list(values) for text, values in rows}
 
 
 @contextmanager
@@ -159,6 +171,9 @@ def _write_files(build: Path, snapshot: Snapshot) -> None:
             if snapshot.sentences else dim_zero)
     (build / "sentences.json").write_text(json.dumps(list(snapshot.sentences),
                                                      ensure_ascii=False), "utf-8")
+    (build / "sentence_tags.json").write_text(json.dumps(
+        [[text, tags.to_list()] for text, tags in snapshot.sentence_tags.items()],
+        ensure_ascii=False), "utf-8")
     lexical = LexicalIndex.build([n.get_content() for n in nodes], [n.node_id for n in nodes])
     (build / "bm25").mkdir()
     lexical.save(build / "bm25")
@@ -238,6 +253,9 @@ class HybridIndex:
         docstore = storage.docstore
         self.nodes: dict[str, TextNode] = {i: docstore.get_node(i) for i in self.lexical.node_ids}
         self.sentences = read_sentences(build)
+        self.sentence_tags = read_sentence_tags(build)
+        vectors = np.load(build / "vectors.npy")
+        self.node_vectors = dict(zip(self.lexical.node_ids, vectors, strict=False))
 
     @property
     def name(self) -> str:

@@ -17,6 +17,7 @@ from ingest.dedup import fingerprint, similarity
 from ingest.embedding import dimension, max_tokens, token_counter
 from ingest.index import Snapshot, read_snapshot, write_build, write_lock
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_file
+from ingest.sentence_tags import SentenceTags, tag_sentences
 from ingest.sentences import answer_sentences
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class IngestReport:
     chunks: int = 0
     embedded: int = 0  # chunks embedded by this run
     sentences_embedded: int = 0  # quotable sentences embedded by this run
+    sentences_tagged: int = 0  # quotable sentences tagged (shape, facts) by this run
     seconds: float = 0.0
     build: str | None = None
 
@@ -91,9 +93,11 @@ def run(paths: list[Path], index_dir: Path, embedder, *, model_name: str, chunk_
         snapshot = _assemble(work, settings, embedder)
         report.sentences_embedded = _embed_sentences(
             snapshot, previous.sentences if reusable else {}, embedder, progress)
+        report.sentences_tagged = _tag_sentences(snapshot, previous.sentence_tags)
         report.chunks = len(snapshot.nodes)
         report.pages = sum(d.get("pages") or 0 for d in work.documents.values())
-        if report.indexed or report.removed or report.sentences_embedded or not previous.meta:
+        if report.indexed or report.removed or report.sentences_embedded \
+                or report.sentences_tagged or not previous.meta:
             report.build = write_build(index_dir, snapshot).name
     report.seconds = time.perf_counter() - started
     return report
@@ -212,6 +216,15 @@ def _embed_sentences(snapshot: Snapshot, known: dict[str, np.ndarray], embedder,
     computed = dict(zip(missing, _embed_texts(missing, embedder, progress,
                                               "Vecteurs des phrases", batch=64), strict=True))
     snapshot.sentences = {s: known[s] if s in known else computed[s] for s in wanted}
+    return len(missing)
+
+
+def _tag_sentences(snapshot: Snapshot, known: dict[str, SentenceTags]) -> int:
+    """Tag the quotable sentences once (spaCy is not run per question); reuse known tags."""
+    missing = [s for s in snapshot.sentences if s not in known]
+    computed = dict(zip(missing, tag_sentences(missing), strict=True))
+    snapshot.sentence_tags = {s: known[s] if s in known else computed[s]
+                              for s in snapshot.sentences}
     return len(missing)
 
 

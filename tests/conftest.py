@@ -70,10 +70,11 @@ def make_settings(data_dir: Path, **overrides):
 
 def make_assistant(settings, embedder, llm=None):
     """An Assistant of its own on `settings`' index and database (not the session's)."""
-    from assistant.answer import Assistant
+    from assistant.answer import build_assistant
     from assistant.store import Store
 
-    return Assistant(settings.index_dir, embedder, Store(settings.resolved_database_url), llm)
+    return build_assistant(settings.index_dir, embedder, Store(settings.resolved_database_url),
+                           llm=llm)
 
 
 @pytest.fixture(scope="session")
@@ -83,11 +84,11 @@ def settings(built_data_dir):
 
 @pytest.fixture(scope="session")
 def assistant(settings, embedder):
-    from assistant.answer import Assistant
+    from assistant.answer import build_assistant
     from assistant.store import Store
 
-    return Assistant(settings.index_dir, embedder, Store(settings.resolved_database_url),
-                     top_k=settings.top_k, fusion=settings.fusion, rrf_k=settings.rrf_k)
+    return build_assistant(settings.index_dir, embedder, Store(settings.resolved_database_url),
+                           top_k=settings.top_k, fusion=settings.fusion, rrf_k=settings.rrf_k)
 
 
 @pytest.fixture

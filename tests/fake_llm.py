@@ -23,6 +23,7 @@ class Reply:
     token_delay: float = 0.0  # seconds between streamed tokens
     status: int = 200
     garbage: bool = False  # a 200 whose body is not the protocol
+    cut_after: int | None = None  # the connection drops after this many words (no [DONE])
 
 
 class FakeLLM:
@@ -62,7 +63,9 @@ class FakeLLM:
                 return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
             yield chunk({"role": "assistant", "content": ""})
-            for word in reply.text.split(" "):
+            for i, word in enumerate(reply.text.split(" ")):
+                if reply.cut_after is not None and i >= reply.cut_after:
+                    raise ConnectionResetError("coupure simulée")  # uvicorn drops the socket
                 await asyncio.sleep(reply.token_delay)
                 yield chunk({"content": word + " "})
             yield chunk({}, "stop")

@@ -306,8 +306,12 @@ def test_stream_sends_citations_before_the_first_token(live_server):
     assert kinds.index("citations") < kinds.index("token")
     final = json.loads(events[-1][1])
     streamed = "".join(json.loads(d) for k, d in events if k == "token")
-    assert streamed.strip() == final["answer"]
+    assert streamed == final["answer"]
     assert final["grounded"] and final["citations"]
+    # one numbering: the sources event is the final answer's citations, same [n], same passage
+    sources = json.loads(events[kinds.index("citations")][1])
+    assert [(c["n"], c["text"]) for c in sources] == \
+        [(c["n"], c["text"]) for c in final["citations"]]
 
 
 def test_stream_refuses_bad_input_before_streaming(live_server):

@@ -188,11 +188,12 @@ def test_good_files_are_indexed_and_no_script_or_outside_text_is(hostile_run):
 
 
 def test_the_index_built_from_a_hostile_folder_answers(hostile_run, embedder):
-    from assistant.answer import Assistant
+    from assistant.answer import build_assistant
     from assistant.store import Store
 
     data_dir = hostile_run.data_dir
-    assistant = Assistant(data_dir / "index", embedder, Store(f"sqlite:///{data_dir / 'a.db'}"))
+    assistant = build_assistant(data_dir / "index", embedder,
+                                Store(f"sqlite:///{data_dir / 'a.db'}"))
     answer = assistant.ask("Combien de composteurs partagés le bailleur de Lens a-t-il installés ?")
     assert answer.grounded, answer
     assert answer.citations[0].document_id == "page-lens.html"

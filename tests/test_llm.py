@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from assistant.answer import FALLBACK_NOTICE, NOT_FOUND, Assistant
+from assistant.answer import FALLBACK_NOTICE, NOT_FOUND, build_assistant
 from assistant.citations import check
 from assistant.llm import LLM
 from assistant.schema import SearchHit
@@ -18,7 +18,8 @@ def llm_assistant(fake_llm, settings, embedder):
     fake_llm.replies.clear()
     fake_llm.requests.clear()
     llm = LLM(f"{fake_llm.url}/v1", "fake-model", api_key="cle", timeout=3.0)
-    return Assistant(settings.index_dir, embedder, Store(settings.resolved_database_url), llm)
+    return build_assistant(settings.index_dir, embedder, Store(settings.resolved_database_url),
+                           llm=llm)
 
 
 def _passage_number(assistant, question: str, words: str) -> int:
@@ -32,8 +33,8 @@ def test_llm_answer_keeps_its_supported_citation(llm_assistant, fake_llm):
                      f"de la parité et de représentants des associations et acteurs locaux [{n}].")
     answer = llm_assistant.ask(QUESTION)
     assert answer.mode == "llm" and answer.grounded
-    assert answer.answer.endswith("[1].")
-    assert "tirés au sort" in answer.citations[0].text
+    assert answer.answer.endswith(f"[{n}].")  # the number the model and the stream used
+    assert answer.citations[0].n == n and "tirés au sort" in answer.citations[0].text
     request = fake_llm.requests[-1]
     assert request["model"] == "fake-model" and request["stream"] is True
     assert request["messages"][0]["role"] == "system"
@@ -81,12 +82,19 @@ def test_llm_down_slow_or_garbled_falls_back_to_the_extractive_answer(llm_assist
     assert answer.grounded and answer.citations
 
 
-def test_streamed_llm_tokens_come_after_the_citations(llm_assistant, fake_llm):
+def test_streamed_llm_text_is_checked_sentences_after_the_sources(llm_assistant, fake_llm):
+    from assistant.events import Done, Sources, TextDelta
+
     n = _passage_number(llm_assistant, QUESTION, "tirés au sort")
-    fake_llm.enqueue(f"Des habitants tirés au sort composent le conseil citoyen [{n}].")
-    kinds = [kind for kind, _ in llm_assistant.stream(QUESTION)]
-    assert kinds[0] == "sources" and kinds[-1] == "done"
-    assert kinds.count("token") >= 5
+    fake_llm.enqueue(f"Des habitants tirés au sort composent le conseil citoyen [{n}]. "
+                     "Il se réunit chaque lundi à la préfecture [1].", token_delay=0.01)
+    events = list(llm_assistant.stream(QUESTION))
+    assert isinstance(events[0], Sources) and isinstance(events[-1], Done)
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    answer = events[-1].answer
+    assert text == answer.answer  # nothing streamed that the check removed
+    assert "lundi" not in text and f"[{n}]" in text
+    assert events[0].citations[n - 1].text == answer.citations[0].text
 
 
 def test_document_text_is_passed_as_quoted_data_never_as_instructions(llm_assistant, fake_llm):
@@ -113,3 +121,68 @@ def test_check_is_a_pure_function_over_any_answer():
     assert checked.text == ("Le conseil citoyen est composé d'habitants tirés au sort [1]. "
                             "La dotation politique de la ville aide les communes [2].")
     assert [c.document_id for c in checked.citations] == ["d", "e"]
+
+
+# -- the OpenAI-compatible endpoint in LLM mode, through the real `openai` client -----------------
+
+@pytest.fixture
+def llm_server(llm_assistant, settings):
+    from conftest import LiveServer
+
+    from assistant.api import create_app
+
+    with LiveServer(create_app(settings, llm_assistant)) as server:
+        yield server
+
+
+def _openai_stream_and_json(server, fake_llm, replies: list[dict]) -> tuple[str, dict]:
+    """The streamed text and the JSON answer of /v1/chat/completions for the same model reply."""
+    import httpx
+    import openai
+
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="inutile", max_retries=0)
+    fake_llm.enqueue(**replies[0])
+    stream = client.chat.completions.create(
+        model="irev", messages=[{"role": "user", "content": QUESTION}], stream=True)
+    streamed = "".join(chunk.choices[0].delta.content or "" for chunk in stream)
+    fake_llm.enqueue(**replies[-1])
+    response = httpx.post(f"{server.url}/v1/chat/completions", timeout=30, json={
+        "messages": [{"role": "user", "content": QUESTION}]}).json()
+    return streamed, response
+
+
+def test_openai_stream_equals_the_checked_answer_with_an_invented_citation(
+        llm_assistant, llm_server, fake_llm):
+    n = _passage_number(llm_assistant, QUESTION, "tirés au sort")
+    reply = {"text": f"Le conseil citoyen comprend des habitants tirés au sort [{n}][9]. "
+                     "Il se réunit chaque lundi à la préfecture [7].", "token_delay": 0.005}
+    streamed, response = _openai_stream_and_json(llm_server, fake_llm, [reply, reply])
+    final = response["choices"][0]["message"]["content"]
+    assert streamed == final  # character for character
+    assert "[9]" not in streamed and "lundi" not in streamed and f"[{n}]" in streamed
+    assert response["grounded"] and [c["n"] for c in response["citations"]] == [n]
+
+
+def test_openai_stream_after_a_mid_stream_failure_is_the_fallback_answer_only(
+        llm_assistant, llm_server, fake_llm):
+    reply = {"text": "Le conseil citoyen comprend des habitants tirés au sort et puis",
+             "cut_after": 6}
+    streamed, response = _openai_stream_and_json(llm_server, fake_llm, [reply, reply])
+    final = response["choices"][0]["message"]["content"]
+    assert streamed == final
+    assert "et puis" not in streamed
+    assert response["grounded"]  # the extractive fallback answered
+
+
+def test_a_failure_after_checked_sentences_keeps_them_and_says_so(llm_assistant, fake_llm):
+    from assistant.answer import INTERRUPTED_NOTICE
+    from assistant.events import Done, Reset, TextDelta
+
+    n = _passage_number(llm_assistant, QUESTION, "tirés au sort")
+    fake_llm.enqueue(f"Le conseil citoyen comprend des habitants tirés au sort [{n}]. "
+                     "Il comprend aussi des représentants", cut_after=14)
+    events = list(llm_assistant.stream(QUESTION))
+    answer = events[-1].answer
+    assert isinstance(events[-1], Done) and not any(isinstance(e, Reset) for e in events)
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == answer.answer
+    assert answer.notice == INTERRUPTED_NOTICE and answer.answer.endswith(f"[{n}].")

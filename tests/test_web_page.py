@@ -259,12 +259,13 @@ def test_markup_in_documents_and_questions_is_shown_as_text(open_page, live_serv
 
 def test_server_errors_are_shown_in_french(open_page, built_data_dir, embedder, tmp_path):
     """A real app whose index is absent: the stream answers 503 with a French message."""
-    from assistant.answer import Assistant
+    from assistant.answer import build_assistant
     from assistant.api import create_app
     from assistant.store import Store
 
     settings = make_settings(built_data_dir)
-    empty = Assistant(tmp_path / "index", embedder, Store(f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    empty = build_assistant(tmp_path / "index", embedder,
+                            Store(f"sqlite:///{tmp_path / 'db.sqlite'}"))
     with LiveServer(create_app(settings, empty)) as server:
         page = open_page()
         page.goto(server.url)
@@ -277,13 +278,14 @@ def test_server_errors_are_shown_in_french(open_page, built_data_dir, embedder, 
         expect(page.get_by_role("button", name="Envoyer")).to_be_enabled()
 
 
-def test_llm_answer_is_renumbered_and_a_reset_discards_streamed_text(open_page, settings, embedder,
-                                                                      tmp_path):
-    """With an LLM (the fake OpenAI-compatible server): streamed [n] point at the candidates,
-    the final answer's at its renumbered citations; a `reset` drops what was streamed."""
+def test_llm_answer_keeps_the_streamed_numbers_and_never_shows_unchecked_text(
+        open_page, settings, embedder, tmp_path):
+    """With an LLM (the fake OpenAI-compatible server): the streamed [n] and the final [n] are
+    the same passage's; text the model wrote but that never formed a checked sentence is never
+    shown, and the extractive fallback replaces it after a `reset`."""
     from fake_llm import FakeLLM
 
-    from assistant.answer import FALLBACK_NOTICE, Assistant
+    from assistant.answer import FALLBACK_NOTICE, build_assistant
     from assistant.api import create_app
     from assistant.citations import split_sentences
     from assistant.llm import LLM
@@ -293,8 +295,9 @@ def test_llm_answer_is_renumbered_and_a_reset_discards_streamed_text(open_page, 
     with LiveServer(fake.app) as llm_server:
         llm = LLM(f"{llm_server.url}/v1", "fake", timeout=5.0)
         store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-        with_llm = Assistant(settings.index_dir, embedder, store, llm, top_k=settings.top_k,
-                             fusion=settings.fusion, rrf_k=settings.rrf_k)
+        with_llm = build_assistant(settings.index_dir, embedder, store, llm=llm,
+                                   top_k=settings.top_k, fusion=settings.fusion,
+                                   rrf_k=settings.rrf_k)
         second = with_llm.search(LAMY, settings.top_k)[1]
         sentence = split_sentences(second.text)[0].rstrip(".")
         fake.enqueue(f"{sentence} [2].", token_delay=0.02)
@@ -309,7 +312,7 @@ def test_llm_answer_is_renumbered_and_a_reset_discards_streamed_text(open_page, 
             assert any(r["cites"] == ["2"] for r in streamed), streamed  # candidate numbering
             cite = exchange.locator("button.cite")
             expect(cite).to_have_count(1)
-            expect(cite).to_have_text("1")  # renumbered by the server
+            expect(cite).to_have_text("2")  # the same number in the final answer
             cite.click()
             expect(page.locator("dialog[open] blockquote")).to_contain_text(sentence)
             page.keyboard.press("Escape")
@@ -317,7 +320,7 @@ def test_llm_answer_is_renumbered_and_a_reset_discards_streamed_text(open_page, 
             page.evaluate("() => { window.__renders = []; }")
             exchange = ask(page, "Et qui les compose ?", exchanges=2)
             streamed = [r["text"] for r in page.evaluate("() => window.__renders")]
-            assert any("Zorglub" in text for text in streamed)
+            assert not any("Zorglub" in text for text in streamed)  # never a checked sentence
             expect(exchange).not_to_contain_text("Zorglub")
             expect(exchange.locator(".notice")).to_have_text(FALLBACK_NOTICE)
             expect(exchange.locator("button.cite").first).to_be_visible()
