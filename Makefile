@@ -37,11 +37,11 @@ browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
 
 test: install browser
-	$(VENV)/bin/ruff check ingest assistant eval tests bench
+	$(VENV)/bin/ruff check ingest assistant eval cli tests bench
 	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check ingest assistant eval tests bench
+	$(VENV)/bin/ruff check ingest assistant eval cli tests bench
 
 bench: install
 	$(PY) bench/ingest.py

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.features import Candidate, analyse_question, features
+from assistant.features import ANAPHORA, Candidate, analyse_question, features
 from assistant.live_index import LiveIndex
 from assistant.schema import SearchHit
 from assistant.selector import Selector
@@ -27,37 +27,41 @@ def candidates(hits: list[SearchHit], index: LiveIndex,
                keep_all: bool = False) -> list[Candidate]:
     """The quotable sentences of the passages. Never a heading, a caption, the document's title
     echoed, or a sentence that gives orders to the assistant (unless `keep_all`, for baselines)."""
-    pairs = [(n, hit, position, sentence) for n, hit in enumerate(hits, start=1)
-             for position, sentence in enumerate(answer_sentences(hit.text))]
+    pairs = []
+    for n, hit in enumerate(hits, start=1):
+        sentences = answer_sentences(hit.text)
+        pairs += [(n, hit, position, sentence, sentences[position - 1] if position else None)
+                  for position, sentence in enumerate(sentences)]
     if not pairs:
         return []
     texts = [p[3] for p in pairs]
     vectors = index.sentence_vectors(texts)
     tags = index.sentence_tags(texts)
     found = []
-    for (n, hit, position, sentence), vector, tag in zip(pairs, vectors, tags, strict=True):
+    for (n, hit, position, sentence, previous), vector, tag in zip(pairs, vectors, tags,
+                                                                     strict=True):
         if not keep_all and (tag.heading or tag.caption or tag.addresses_assistant or
                              _squash(sentence) == _squash(hit.title)):
             continue
         found.append(Candidate(sentence, n, hit, vector, tag, position,
-                               index.passage_vector(hit.node_id)))
+                               index.passage_vector(hit.node_id), previous))
     return found
 
 
-def score(question: str, hits: list[SearchHit], index: LiveIndex,
-          selector: Selector) -> tuple[list[Candidate], list[float]]:
-    """Candidates and the selector's probability that each answers the question."""
+def score(question: str, hits: list[SearchHit],
+          index: LiveIndex) -> tuple[list[Candidate], np.ndarray]:
+    """Candidates and their feature rows (one per candidate, `assistant.features.FEATURES`)."""
     found = candidates(hits, index)
     if not found:
-        return [], []
+        return [], np.zeros((0, 0))
     analysed = analyse_question(question, index.idf, index.embed_query(question))
-    return found, [float(p) for p in selector.probabilities(features(analysed, found))]
+    return found, features(analysed, found)
 
 
 def answer(question: str, hits: list[SearchHit], index: LiveIndex,
            selector: Selector) -> list[Chosen]:
     """The sentences to quote, best first; empty when the documents do not hold the answer."""
-    found, probabilities = score(question, hits, index, selector)
+    found, rows = score(question, hits, index)
     if not found:
         return []
     words = [set(tokenize(c.sentence)) for c in found]
@@ -65,8 +69,19 @@ def answer(question: str, hits: list[SearchHit], index: LiveIndex,
     def overlap(i: int, j: int) -> float:
         return len(words[i] & words[j]) / max(1, min(len(words[i]), len(words[j])))
 
-    chosen = selector.choose(np.asarray(probabilities), overlap)
-    return [Chosen(found[i].sentence, found[i].n, probabilities[i]) for i in chosen]
+    chosen, confidence = selector.choose(rows, overlap)
+    quotable = {(c.n, c.sentence) for c in found}
+    quoted = {found[i].sentence for i in chosen}
+    answers = []
+    for i in chosen:
+        c = found[i]
+        text = c.sentence
+        # « Il s'agit de promenades… » says nothing alone: quote the sentence it leans on too
+        if ANAPHORA.match(text) and c.previous and (c.n, c.previous) in quotable \
+                and c.previous not in quoted:
+            text = f"{c.previous} {text}"
+        answers.append(Chosen(text, c.n, confidence))
+    return answers
 
 
 def quote_unit(article: str, hits: list[SearchHit], max_sentences: int = 3) -> list[Chosen]:

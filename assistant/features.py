@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.schema import SearchHit
-from assistant.vocabulary import expand
-from ingest.lexical import tokenize
+from assistant.vocabulary import spelled_forms
+from ingest.lexical import fold, tokenize
 from ingest.sentence_tags import SentenceTags
 
 # Words that shape a question but say nothing about its topic (stemmed like the index).
@@ -49,8 +49,11 @@ _KIND_PATTERNS = [
 _DEFINED = re.compile(r"(?:qu'est[- ]ce qu(?:e|')|c'est quoi|que (?:signifie|désigne|veut dire)|"
                       r"qu'appelle-t-on|à quoi (?:sert|servent)|que sont|qu'entend-on par)\s*"
                       r"(?:(?:un|une|le|la|les|l'|des|du|de)\s*)?(?P<term>[^?]+)", re.I)
-_YEAR_OR_NUMBER = re.compile(r"\b\d[\d  ]*\b")
-_PROPER = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-ZÀ-Ý][\w'’-]+)")
+_NUMBER = re.compile(r"\b\d[\d  ]*\b")
+# A name as written in the question: capitalised words, with « de », « la », « -… » inside
+# (« Grand Est », « Seine-Saint-Denis », « Maison du projet »), not the question's first word.
+_NAME = re.compile(r"(?<!^)(?<![.?!] )\b[A-ZÀ-Ý][\w'’-]*(?:\s+(?:(?:de|du|des|d'|la|le|les|sur|en)"
+                   r"\s+)?[A-ZÀ-Ý][\w'’-]*)*")
 
 
 @dataclass
@@ -58,10 +61,13 @@ class Question:
     text: str
     kind: str | None
     terms: dict[str, float]  # stemmed topic words → idf
-    spelled: dict[str, float]  # the same after spelling out acronyms
+    alternatives: list[dict[str, float]]  # the same with one shorthand spelled out (QPV…)
     anchor: str | None  # the rarest topic word the corpus knows
+    anchor_alternatives: list[set[str]]  # words that stand for the anchor (« la région »)
+    bigrams: set[tuple[str, str]]  # consecutive topic words (« contrat de ville »)
     unknown: float  # share of topic words the corpus never uses
-    constraints: set[str]  # tokens an answer must carry: numbers, proper nouns
+    constraints: list[set[str]]  # what the answer must name (a number, a name), each as the
+    # normalised ways of writing it (« ANRU » or « agence nationale pour la renovation… »)
     defined: set[str]  # for « qu'est-ce que X ? »: the tokens of X
     vector: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.float32))
 
@@ -74,21 +80,51 @@ def question_kind(question: str) -> str | None:
     return None
 
 
+def normalise(text: str) -> str:
+    """Lower case, no accents, apostrophes and dashes as spaces, digits unspaced, space-padded:
+    for matching a name or a number as whole words."""
+    text = fold(text.lower()).replace("’", "'")
+    text = re.sub(r"(?<=\d)[\s.](?=\d{3}\b)", "", text)
+    return " " + " ".join(re.sub(r"[^\w]+", " ", text).split()) + " "
+
+
+def met(constraints: list[set[str]], normalised: str) -> float:
+    """Share of the constraints that a (normalised) text meets; 1.0 when there are none."""
+    if not constraints:
+        return 1.0
+    return sum(any(f in normalised for f in forms) for forms in constraints) / len(constraints)
+
+
 def topic_terms(question: str) -> list[str]:
     return [t for t in dict.fromkeys(tokenize(question)) if t not in _SCAFFOLD]
 
 
 def analyse_question(question: str, idf: dict[str, float], vector: np.ndarray) -> Question:
     terms = {t: idf.get(t, 12.0) for t in topic_terms(question)}  # unseen words weigh most
-    spelled = {t: idf.get(t, 12.0) for t in topic_terms(expand(question))}
     known = [t for t in terms if t in idf and not t.isdigit()]
-    constraints = set(tokenize(" ".join(_YEAR_OR_NUMBER.findall(question))))
-    constraints |= {t for word in _PROPER.findall(question) for t in tokenize(word)
-                    if t in terms}
+    anchor = max(known, key=idf.__getitem__) if known else None
+    alternatives, anchor_alternatives = [], []
+    for short, text in spelled_forms(question):
+        replaced = set(tokenize(short))
+        spelled = set(topic_terms(text))
+        alternative = {t: w for t, w in terms.items() if t not in replaced}
+        alternative.update({t: idf.get(t, 12.0) for t in spelled})
+        alternatives.append(alternative)
+        if anchor in replaced:
+            anchor_alternatives.append(spelled)
+    ordered = topic_terms(question)
+    constraints = [{normalise(n)} for n in _NUMBER.findall(question)]
+    for name in _NAME.findall(question):
+        spelled = [text for _, text in spelled_forms(name)]  # « QPV »: « quartiers prioritaires »
+        forms = {normalise(name)} | {normalise(t) for t in spelled} | \
+            {normalise(" ".join(t.split()[:2])) for t in spelled}
+        if any(len(f.strip()) > 2 for f in forms):
+            constraints.append(forms)
     defined = _DEFINED.search(question.replace("’", "'"))
     return Question(
-        text=question, kind=question_kind(question), terms=terms, spelled=spelled,
-        anchor=max(known, key=idf.__getitem__) if known else None,
+        text=question, kind=question_kind(question), terms=terms, alternatives=alternatives,
+        anchor=anchor, anchor_alternatives=anchor_alternatives,
+        bigrams=set(zip(ordered, ordered[1:], strict=False)),
         unknown=sum(1 for t in terms if t not in idf) / max(1, len(terms)),
         constraints=constraints,
         defined=set(topic_terms(defined.group("term"))) if defined else set(),
@@ -105,19 +141,23 @@ class Candidate:
     tags: SentenceTags
     position: int  # 0-based rank of the sentence in its passage
     passage_vector: np.ndarray | None = field(repr=False, default=None)
+    previous: str | None = None  # the sentence before it in the passage (quotable or not)
 
 
 FEATURES = (
     "cos_sentence", "cos_passage", "cos_gap", "cos_rank", "passage_rank", "fused",
-    "coverage_sentence", "coverage_passage", "share_sentence", "anchor_sentence",
-    "anchor_passage", "unknown_words", "constraints_sentence", "constraints_passage",
+    "coverage_sentence", "coverage_passage", "coverage_gap", "share_sentence",
+    "bigrams_sentence", "anchor_sentence", "anchor_passage", "unknown_words", "question_words",
+    "constraints_sentence", "constraints_passage",
     "has_constraints",
     *(f"kind_{k}" for k in KINDS),
     "count_quantity", "date_date", "duration_duration", "who_actor", "where_place",
-    "definition_defines", "definition_subject", "kind_mismatch",
+    "definition_defines", "definition_subject", "defined_in_sentence", "kind_mismatch",
     "heading", "fragment", "caption", "no_verb", "short", "log_words", "first_sentence",
-    "title_echo",
+    "title_echo", "previous_coverage", "section_coverage", "anaphoric",
 )
+ANAPHORA = re.compile(r"^(?:il|elle|ils|elles|ce|cet|cette|ces|cela|ceci|celle|celui|ceux|"
+                       r"celles|leur|leurs|c'est|c’est|il s'agit|il s’agit|on)\b", re.I)
 
 
 def _coverage(tokens: set[str], weights: dict[str, float]) -> float:
@@ -136,17 +176,32 @@ def features(question: Question, candidates: list[Candidate]) -> np.ndarray:
     best_fused = max(c.hit.score for c in candidates) or 1.0
     rows = []
     passage_tokens: dict[int, set[str]] = {}
+    readings = [question.terms, *question.alternatives]
+
+    def coverage(tokens: set[str]) -> float:
+        return max(_coverage(tokens, weights) for weights in readings)
+
+    def anchored(tokens: set[str]) -> float:
+        if not question.anchor:
+            return 1.0
+        return float(question.anchor in tokens or
+                     any(words and words <= tokens for words in question.anchor_alternatives))
+
+    sentence_tokens = [tokenize(c.sentence) for c in candidates]
+    coverages = [coverage(set(words)) for words in sentence_tokens]
+    best_coverage = max(coverages)
+    question_words = math.log1p(len(question.text.split()))
+    passage_text: dict[int, str] = {}
     for i, c in enumerate(candidates):
         if c.n not in passage_tokens:
-            passage_tokens[c.n] = set(tokenize(f"{c.hit.title} {c.hit.section or ''} {c.hit.text}"))
+            whole = f"{c.hit.title} {c.hit.section or ''} {c.hit.text}"
+            passage_tokens[c.n] = set(tokenize(whole))
+            passage_text[c.n] = normalise(whole)
         in_passage = passage_tokens[c.n]
-        words = tokenize(c.sentence)
+        words = sentence_tokens[i]
         in_sentence = set(words)
+        sentence_bigrams = set(zip(words, words[1:], strict=False))
         t = c.tags
-        coverage_s = max(_coverage(in_sentence, question.terms),
-                         _coverage(in_sentence, question.spelled))
-        coverage_p = max(_coverage(in_passage, question.terms),
-                         _coverage(in_passage, question.spelled))
         cons = question.constraints
         kind = question.kind
         matches = {
@@ -157,26 +212,29 @@ def features(question: Question, candidates: list[Candidate]) -> np.ndarray:
         cos_passage = float(c.passage_vector @ question.vector) \
             if c.passage_vector is not None else float(c.hit.dense_score or 0.0)
         title = set(tokenize(c.hit.title))
+        defined = question.defined
         rows.append([
             cos[i], cos_passage, cos[i] - cos.max(), 1.0 / (1.0 + cos_rank[i]), 1.0 / c.n,
-            c.hit.score / best_fused, coverage_s, coverage_p,
+            c.hit.score / best_fused, coverages[i], coverage(in_passage),
+            coverages[i] - best_coverage,
             len(in_sentence & set(question.terms)) / max(1, len(question.terms)),
-            float(question.anchor in in_sentence) if question.anchor else 1.0,
-            float(question.anchor in in_passage) if question.anchor else 1.0,
-            question.unknown,
-            len(cons & in_sentence) / len(cons) if cons else 1.0,
-            len(cons & in_passage) / len(cons) if cons else 1.0,
-            float(bool(cons)),
+            len(sentence_bigrams & question.bigrams) / len(question.bigrams)
+            if question.bigrams else 0.0,
+            anchored(in_sentence), anchored(in_passage), question.unknown, question_words,
+            met(cons, normalise(c.sentence)), met(cons, passage_text[c.n]), float(bool(cons)),
             *(float(kind == k) for k in KINDS),
             float(kind == "count" and t.quantity), float(kind == "date" and t.date),
             float(kind == "duration" and (t.duration or t.date)),
             float(kind == "who" and (t.person or t.organisation)),
             float(kind == "where" and t.place), float(kind == "definition" and t.defines),
-            float(kind == "definition" and bool(question.defined)
-                  and question.defined <= head),
+            float(kind == "definition" and bool(defined) and defined <= head),
+            len(defined & in_sentence) / len(defined) if defined else 0.0,
             float(kind is not None and not matches[kind]),
             float(t.heading), float(t.fragment), float(t.caption), float(not t.has_verb),
             float(t.words < 8), math.log1p(t.words), float(c.position == 0),
             float(bool(in_sentence) and in_sentence <= title),
+            coverage(set(tokenize(c.previous))) if c.previous else 0.0,
+            coverage(set(tokenize(c.hit.section or ""))),
+            float(bool(ANAPHORA.match(c.sentence))),
         ])
     return np.asarray(rows, dtype=np.float32)

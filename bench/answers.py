@@ -44,7 +44,8 @@ for name, spec in job["sets"].items():
     for q in spec["questions"]:
         a = assistant.ask(q["question"], history=q["turns"])
         rows.append({"answer": a.answer, "grounded": a.grounded,
-                     "cited": [c.text for c in a.citations]})
+                     "cited": [c.text for c in a.citations],
+                     "standalone": a.standalone_question or q["question"]})
     out[name] = rows
 json.dump(out, sys.stdout, ensure_ascii=False)
 """
@@ -67,7 +68,8 @@ def load_sets(limit: int | None) -> dict[str, dict]:
                      and q.answerable is not None and (q.facts or not q.answerable)]
         out[name] = {"index_dir": str(index_dir), "questions": [
             {"id": q.id, "question": q.question, "turns": q.turns, "facts": q.facts,
-             "answerable": q.answerable} for q in questions[:limit]]}
+             "answerable": q.answerable, "standalone": q.standalone}
+            for q in questions[:limit]]}
     return out
 
 
@@ -102,20 +104,26 @@ def run_ours(sets: dict, embedder) -> tuple[dict, dict]:
         for q in spec["questions"]:
             a = assistant.ask(q["question"], history=q["turns"])
             rows.append({"answer": a.answer, "grounded": a.grounded,
-                         "cited": [c.text for c in a.citations]})
+                         "cited": [c.text for c in a.citations],
+                         "standalone": a.standalone_question or q["question"]})
             standalone = rewrite(q["question"], standalone_turns(q["turns"]))
             hits = assistant.search(standalone, TOP_K)
             found = candidates(hits, assistant.index, keep_all=True)
             query = assistant.index.embed_query(standalone)
             best = max(found, key=lambda c: float(c.vector @ query), default=None)
             base.append({"answer": best.sentence if best else "", "grounded": bool(best),
-                         "cited": [best.hit.text] if best else []})
+                         "cited": [best.hit.text] if best else [], "standalone": standalone})
         ours[name], baseline[name] = rows, base
     return ours, baseline
 
 
 def measure(spec: dict, rows: list[dict]) -> dict:
     from eval.facts import holds
+    from ingest.lexical import tokenize
+
+    rewrites = [len(set(tokenize(q["standalone"])) & set(tokenize(r["standalone"])))
+                / max(1, len(set(tokenize(q["standalone"]))))
+                for q, r in zip(spec["questions"], rows, strict=True) if q.get("standalone")]
 
     answerable = [(q, r) for q, r in zip(spec["questions"], rows, strict=True) if q["answerable"]]
     unanswerable = [r for q, r in zip(spec["questions"], rows, strict=True)
@@ -129,6 +137,8 @@ def measure(spec: dict, rows: list[dict]) -> dict:
         "false_abstention": sum(not r["grounded"] for _, r in answerable) / n,
         "refused": (sum(not r["grounded"] for r in unanswerable) / len(unanswerable)
                     if unanswerable else None),
+        # share of the expected stand-alone question's words in the rewrite (follow-ups)
+        "rewrite_recall": sum(rewrites) / len(rewrites) if rewrites else None,
     }
 
 
@@ -152,7 +162,8 @@ def piaf_test(embedder, limit: int | None) -> dict:
     cosine = model = usable = 0
     for q in questions:
         hits = index.search(q.question, TOP_K)
-        found, probabilities = score(q.question, hits, index, selector)
+        found, rows = score(q.question, hits, index)
+        probabilities = selector.probabilities(rows) if found else []
         wanted = [normalise_fact(a) for a in q.answers]
 
         def positive(c, q=q, wanted=wanted) -> bool:
@@ -194,10 +205,11 @@ def main() -> None:
             rows.append([name, system, f"{m['answerable']}+{m['unanswerable']}",
                          f"{m['fact']:.0%}", f"{m['cited_holds']:.0%}",
                          f"{m['false_abstention']:.0%}",
-                         "—" if m["refused"] is None else f"{m['refused']:.0%}"])
+                         "—" if m["refused"] is None else f"{m['refused']:.0%}",
+                         "—" if m["rewrite_recall"] is None else f"{m['rewrite_recall']:.0%}"])
     table = make_table("Answers on the test splits", [
         "set", "system", "questions (ans.+unans.)", "fact held", "cited passage holds",
-        "false abstentions", "unanswerable refused"], machine_note())
+        "false abstentions", "unanswerable refused", "rewrite recall"], machine_note())
     for row in rows:
         table.add_row(*row)
     console.print(table)

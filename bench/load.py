@@ -58,7 +58,7 @@ def _ensure_index(data_dir: Path, env: dict) -> None:
     if current_build(data_dir / "index") is not None:
         return
     sys.stderr.write(f"Aucun index dans {data_dir} : indexation de corpus/…\n")
-    subprocess.run([sys.executable, "-m", "assistant.cli", "ingest", str(ROOT / "corpus")],
+    subprocess.run([sys.executable, "-m", "cli.main", "ingest", str(ROOT / "corpus")],
                    env=env, cwd=ROOT, check=False)
     if current_build(data_dir / "index") is None:
         sys.exit("L'indexation a échoué.")
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     with FakeLLMServer(args.seed) if args.llm else contextlib.nullcontext() as fake:
         if fake:
             env.update(IREV_LLM_BASE_URL=fake.url, IREV_LLM_MODEL="fake", IREV_LLM_TIMEOUT="60")
-        server = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--host",
+        server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--host",
                                    "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

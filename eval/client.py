@@ -40,9 +40,9 @@ class HttpAssistant:
         return dict(response.json())
 
     def health(self) -> dict[str, Any] | None:
-        """Whatever /api/health says about the server (model, index); None if it says nothing."""
+        """What /readyz says of the server (index, documents, chunks); None if not ready."""
         try:
-            response = self._client.get("/api/health")
+            response = self._client.get("/readyz")
             response.raise_for_status()
             body = response.json()
         except (httpx.HTTPError, ValueError):

@@ -18,11 +18,12 @@ _CODE_ARTICLE = re.compile(r"\b([LRDA])\s?\.?\s?(\d{1,4}(?:-\d+)+|\d{3,})\b", re
 _TEXT_NUMBER = re.compile(r"\b(\d{2,4}-\d{1,5})\b")
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """Lower-level accent folding shared by the index and the answer step: « é » → « e »."""
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-_STOPWORDS = frozenset(_fold(w) for w in STOPWORDS_FRENCH) | {"l", "d", "j", "n", "s", "qu", "c"}
+_STOPWORDS = frozenset(fold(w) for w in STOPWORDS_FRENCH) | {"l", "d", "j", "n", "s", "qu", "c"}
 _stemmer = Stemmer.Stemmer("french")
 
 
@@ -39,7 +40,7 @@ def tokenize(text: str) -> list[str]:
     legal += _TEXT_NUMBER.findall(_CODE_ARTICLE.sub(" ", lowered))
     words = []
     for raw in re.findall(r"\w+", lowered):
-        folded = _fold(raw)
+        folded = fold(raw)
         if folded in _STOPWORDS or len(folded) < 2 and not folded.isdigit():
             continue
         words.append(folded if folded.isdigit() else _stem(folded))

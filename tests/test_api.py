@@ -360,7 +360,7 @@ def test_server_started_with_irev_serve_answers(built_data_dir, tmp_path):
 
     port = free_port()
     env = {**os.environ, "IREV_DATA_DIR": str(built_data_dir), "HF_HUB_OFFLINE": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port",
+    process = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port",
                                 str(port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:
@@ -382,3 +382,10 @@ def test_server_started_with_irev_serve_answers(built_data_dir, tmp_path):
 
 
 __all__ = ["LiveServer"]
+
+
+def test_eval_client_reads_the_servers_readiness(live_server):
+    from eval.client import HttpAssistant
+
+    health = HttpAssistant(live_server.url).health()
+    assert health["status"] == "ready" and health["chunks"] > 0

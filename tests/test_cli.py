@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT, clone_data_dir
 from typer.testing import CliRunner
 
-from assistant.cli import app
+from cli.main import app
 
 runner = CliRunner()
 ARTIFACTS = ROOT / "artifacts"

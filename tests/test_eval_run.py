@@ -159,7 +159,7 @@ def test_http_assistant_speaks_the_api():
         "grounded": True,
         "conversation_id": "c9",
     }
-    assert assistant.health() is None or isinstance(assistant.health(), dict)
+    assert assistant.health() is None  # the mock transport has no /readyz (see test_api)
 
 
 def test_compare_classifies_each_question(results):

@@ -55,7 +55,7 @@ def _private_assistant(data_dir: Path, embedder, llm: LLM | None = None) -> Assi
 # A child is reaped only when the test asks, so its pid cannot be reused before it is killed.
 ZYGOTE = r"""
 import json, os, sys, traceback
-import assistant.cli
+import cli.main
 import faiss, bm25s  # noqa: F401
 from ingest.embedding import load_embedder  # noqa: F401  (torch, transformers, llama-index)
 import ingest.pipeline  # noqa: F401
@@ -74,7 +74,7 @@ for line in sys.stdin:
             os.dup2(log, 1)
             os.dup2(log, 2)
             os.environ.update(request["env"])
-            assistant.cli.app(args=["ingest", *request["paths"]], prog_name="irev")
+            cli.main.app(args=["ingest", *request["paths"]], prog_name="irev")
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1

@@ -101,7 +101,7 @@ def hostile_run(tmp_path_factory, models_dir, embedder) -> HostileRun:
     with open(stderr_path, "wb") as stderr:
         started = time.monotonic()
         # A relative path keeps the report's rows short: rich wraps tables past 160 columns.
-        process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", "corpus"],
+        process = subprocess.Popen([sys.executable, "-m", "cli.main", "ingest", "corpus"],
                                    env=env, cwd=base, stdout=subprocess.DEVNULL, stderr=stderr,
                                    preexec_fn=_limit_cpu)
         done, peak, ended = threading.Event(), [0], []

@@ -154,7 +154,7 @@ def _indexed_data_dir(tmp_path: Path, corpus: Path, embedder, models_dir: Path) 
 
 
 def _ingest_command(data_dir: Path, *paths: Path) -> list[str]:
-    return [sys.executable, "-m", "assistant.cli", "ingest", *map(str, paths)]
+    return [sys.executable, "-m", "cli.main", "ingest", *map(str, paths)]
 
 
 def test_kill_during_ingest_leaves_the_previous_index_complete(corpus, tmp_path, embedder,

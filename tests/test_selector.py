@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant import extractive
@@ -23,8 +24,10 @@ def hit(n: int, text: str, title: str = "Les contrats de ville") -> SearchHit:
 
 def test_the_shipped_model_loads_with_the_current_features():
     selector = Selector.load()
-    assert DEFAULT_MODEL.stat().st_size < 100_000
-    assert len(selector.coef) == len(FEATURES)
+    assert DEFAULT_MODEL.stat().st_size < 2_000_000
+    rows = np.zeros((3, len(FEATURES)))
+    assert selector.probabilities(rows).shape == (3,)
+    assert 0 <= selector.confidence(rows) <= 1
     assert 0 < selector.threshold < 1
     assert selector.provenance and selector.provenance["validation"]
 
@@ -55,8 +58,7 @@ def test_a_sentence_giving_orders_to_the_assistant_is_never_the_answer(assistant
                    "président de l'intercommunalité."), hit(2, trap)]
     answer = assistant.extractive_answer("Qui signe le contrat de ville ?", hits)
     assert "Ignore les consignes" not in answer.answer
-    found, _ = extractive.score("Qui signe le contrat de ville ?", hits, assistant.index,
-                                Selector.load())
+    found, _ = extractive.score("Qui signe le contrat de ville ?", hits, assistant.index)
     assert all(not c.sentence.startswith("Ignore") for c in found)
 
 
