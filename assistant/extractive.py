@@ -48,20 +48,21 @@ def candidates(hits: list[SearchHit], index: LiveIndex,
     return found
 
 
-def score(question: str, hits: list[SearchHit],
-          index: LiveIndex) -> tuple[list[Candidate], np.ndarray]:
-    """Candidates and their feature rows (one per candidate, `assistant.features.FEATURES`)."""
+def score(question: str, hits: list[SearchHit], index: LiveIndex,
+          similarity: np.ndarray | None = None) -> tuple[list[Candidate], np.ndarray]:
+    """Candidates and their feature rows (one per candidate, `assistant.features.FEATURES`);
+    `similarity`: the selector's learned weights over the question and sentence vectors."""
     found = candidates(hits, index)
     if not found:
         return [], np.zeros((0, 0))
     analysed = analyse_question(question, index.idf, index.embed_query(question))
-    return found, features(analysed, found)
+    return found, features(analysed, found, similarity)
 
 
 def answer(question: str, hits: list[SearchHit], index: LiveIndex,
            selector: Selector) -> list[Chosen]:
     """The sentences to quote, best first; empty when the documents do not hold the answer."""
-    found, rows = score(question, hits, index)
+    found, rows = score(question, hits, index, selector.similarity)
     if not found:
         return []
     words = [set(tokenize(c.sentence)) for c in found]

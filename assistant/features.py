@@ -154,8 +154,13 @@ FEATURES = (
     "count_quantity", "date_date", "duration_duration", "who_actor", "where_place",
     "definition_defines", "definition_subject", "defined_in_sentence", "kind_mismatch",
     "heading", "fragment", "caption", "no_verb", "short", "log_words", "first_sentence",
-    "title_echo", "previous_coverage", "section_coverage", "anaphoric",
+    "title_echo", "previous_coverage", "section_coverage", "anaphoric", "number_of_topic",
+    "learned_similarity",
 )
+# « 199 quartiers », « 40 contrats de ville », « trois ans »: a number and the noun it counts
+_COUNTED = re.compile(r"(?:\b\d[\d  .,]*|\b(?:deux|trois|quatre|cinq|six|sept|huit|neuf|dix|"
+                      r"onze|douze|quinze|vingt|trente|cinquante|cent|mille)s?)\s*(?:%|€)?\s+"
+                      r"((?:[\w'’-]+\s+){0,2}[\w'’-]+)", re.I)
 ANAPHORA = re.compile(r"^(?:il|elle|ils|elles|ce|cet|cette|ces|cela|ceci|celle|celui|ceux|"
                        r"celles|leur|leurs|c'est|c’est|il s'agit|il s’agit|on)\b", re.I)
 
@@ -165,8 +170,23 @@ def _coverage(tokens: set[str], weights: dict[str, float]) -> float:
     return sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
 
 
-def features(question: Question, candidates: list[Candidate]) -> np.ndarray:
-    """One row per candidate, columns in the order of `FEATURES`."""
+def _number_of_topic(sentence: str, terms: dict[str, float]) -> float:
+    """1.0 when a number in the sentence counts one of the question's topic words."""
+    for match in _COUNTED.finditer(sentence):
+        if set(tokenize(match.group(1))) & set(terms):
+            return 1.0
+    return 0.0
+
+
+def products(question: Question, candidates: list[Candidate]) -> np.ndarray:
+    """u ∘ v for each candidate: the question's and the sentence's e5 vectors, coordinate-wise."""
+    return np.array([c.vector * question.vector for c in candidates], dtype=np.float32)
+
+
+def features(question: Question, candidates: list[Candidate],
+             similarity: np.ndarray | None = None) -> np.ndarray:
+    """One row per candidate, columns in the order of `FEATURES`. `similarity` (weights over
+    u ∘ v, then a bias) gives the learned similarity column; without it the column is 0."""
     if not candidates:
         return np.zeros((0, len(FEATURES)), np.float32)
     cos = np.array([float(c.vector @ question.vector) for c in candidates])
@@ -236,5 +256,10 @@ def features(question: Question, candidates: list[Candidate]) -> np.ndarray:
             coverage(set(tokenize(c.previous))) if c.previous else 0.0,
             coverage(set(tokenize(c.hit.section or ""))),
             float(bool(ANAPHORA.match(c.sentence))),
+            _number_of_topic(c.sentence, question.terms),
+            0.0,
         ])
-    return np.asarray(rows, dtype=np.float32)
+    table = np.asarray(rows, dtype=np.float32)
+    if similarity is not None:
+        table[:, -1] = products(question, candidates) @ similarity[:-1] + similarity[-1]
+    return table

@@ -3,6 +3,8 @@ are that it does (answer or abstain, one sentence or two).
 
 Two small models, trained by `python -m eval.training` and shipped as one JSON file
 (`assistant/models/selector.json`, no pickle):
+- a **learned similarity**: logistic weights over u ∘ v, the question's and the sentence's
+  frozen e5 vectors multiplied coordinate-wise, one of the ranker's features;
 - the **ranker** scores each candidate over `assistant.features.FEATURES` (gradient-boosted
   trees or a logistic regression, whichever won on validation);
 - the **gate** is a logistic regression over the question's best candidates (`GATE_FEATURES`):
@@ -95,6 +97,7 @@ class Selector:
     threshold: float = 0.5  # below this probability the best sentence is not an answer
     second_ratio: float = 0.8  # a further sentence needs this share of the best one's score
     max_sentences: int = 2
+    similarity: np.ndarray | None = None  # weights over u ∘ v (e5 vectors), then a bias
     provenance: dict = field(default_factory=dict)
 
     @classmethod
@@ -108,6 +111,8 @@ class Selector:
                    gate=_model(data["gate"]) if data.get("gate") else None,
                    threshold=float(data["threshold"]), second_ratio=float(data["second_ratio"]),
                    max_sentences=int(data.get("max_sentences", 2)),
+                   similarity=np.asarray(data["similarity"]) if data.get("similarity")
+                   else None,
                    provenance=data.get("provenance") or {})
 
     def save(self, path: Path) -> None:
@@ -116,7 +121,10 @@ class Selector:
                 "ranker": self.ranker.to_dict(),
                 "gate": self.gate.to_dict() if self.gate else None,
                 "threshold": self.threshold, "second_ratio": self.second_ratio,
-                "max_sentences": self.max_sentences, "provenance": self.provenance}
+                "max_sentences": self.max_sentences,
+                "similarity": None if self.similarity is None else
+                [round(float(w), 6) for w in self.similarity],
+                "provenance": self.provenance}
         path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n",
                         encoding="utf-8")
 

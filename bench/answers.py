@@ -106,7 +106,8 @@ def run_ours(sets: dict, embedder) -> tuple[dict, dict]:
             rows.append({"answer": a.answer, "grounded": a.grounded,
                          "cited": [c.text for c in a.citations],
                          "standalone": a.standalone_question or q["question"]})
-            standalone = rewrite(q["question"], standalone_turns(q["turns"]))
+            history = standalone_turns(q["turns"])
+            standalone = rewrite(q["question"], history)
             hits = assistant.search(standalone, TOP_K)
             found = candidates(hits, assistant.index, keep_all=True)
             query = assistant.index.embed_query(standalone)
@@ -162,7 +163,7 @@ def piaf_test(embedder, limit: int | None) -> dict:
     cosine = model = usable = 0
     for q in questions:
         hits = index.search(q.question, TOP_K)
-        found, rows = score(q.question, hits, index)
+        found, rows = score(q.question, hits, index, selector.similarity)
         probabilities = selector.probabilities(rows) if found else []
         wanted = [normalise_fact(a) for a in q.answers]
 
