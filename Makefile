@@ -50,4 +50,4 @@ bench: install
 	$(PY) bench/load.py --llm
 
 eval: install
-	$(VENV)/bin/irev eval --output eval/results/latest
+	$(VENV)/bin/irev eval --split test --output eval/results/latest

@@ -109,7 +109,8 @@ def build_synthetic_index(source: Path, index_dir: Path, size: int, embedder) ->
                                         sentence_tags={s: tags[s] for s in wanted}))
     return (f"synthetic: {size} chunks recombined from the sentences of {len(real.nodes)} real "
             f"chunks; vectors = those chunks' real embeddings + N(0, {NOISE}²) noise, "
-            "renormalised (no new embedding)")
+            "renormalised; the quotable sentences that recombination creates are embedded and "
+            "tagged once, as ingest would")
 
 
 # -- the two apps ------------------------------------------------------------------------------

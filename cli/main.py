@@ -135,6 +135,9 @@ def eval_(
                                                  "http://127.0.0.1:8000) au lieu du processus.")] = None,  # noqa: E501
     k: Annotated[int, typer.Option(help="Profondeur de recherche évaluée.")] = 10,
     limit: Annotated[int | None, typer.Option(help="Seulement les N premières questions.")] = None,
+    split: Annotated[str | None, typer.Option(
+        help="Seulement une partie du jeu irev.jsonl : dev (réglages) ou test (résultats "
+             "publiés), voir eval/splits.py.")] = None,
     fail_under: Annotated[list[str] | None, typer.Option(
         "--fail-under", help="metrique=valeur : code de sortie 1 si la métrique est en dessous "
                              "(au-dessus pour false_abstention_rate et les latences).")] = None,
@@ -149,7 +152,9 @@ def eval_(
         _compare(load_results(target[1]), load_results(target[2]), output)
         return
     dataset = Path(target[0]) if target else Path(__file__).parents[1] / "eval/datasets/irev.jsonl"
-    results = _run_eval(dataset, url, k, limit)
+    if split not in (None, "dev", "test"):
+        raise typer.BadParameter(f"--split : dev ou test, pas {split!r}")
+    results = _run_eval(dataset, url, k, limit, split)
     _print_metrics(results)
     failed = _failures(results["metrics"], fail_under or [])
     for line in failed:
@@ -164,14 +169,18 @@ def eval_(
         raise typer.Exit(code=1)
 
 
-def _run_eval(dataset: Path, url: str | None, k: int, limit: int | None) -> dict:
+def _run_eval(dataset: Path, url: str | None, k: int, limit: int | None,
+              split: str | None = None) -> dict:
     from rich.progress import Progress
 
     from eval.datasets import load_dataset
     from eval.run import run_eval
 
     settings = _settings()
-    questions = load_dataset(dataset)[:limit]
+    from eval.splits import irev_split
+
+    questions = [q for q in load_dataset(dataset) if split is None or irev_split(q.id) == split]
+    questions = questions[:limit]
     if url:
         target, extra = url, {}
     else:

