@@ -20,7 +20,7 @@ Embed = Callable[[list[str]], np.ndarray]
 
 @dataclass
 class Checked:
-    text: str  # the answer, renumbered 1..m in order of first citation
+    text: str  # the answer: renumbered 1..m by `check`, numbers kept by `StreamChecker`
     citations: list[Citation]
     removed: list[str]  # sentences dropped for lack of support
 

@@ -101,8 +101,9 @@ def _squash(text: str) -> str:
 _MARKUP = [
     (re.compile(r"!?\[([^\]]*)\]\([^)]*\)"), r"\1"),  # Markdown links and images
     (re.compile(r"<[^>]{1,200}>"), ""),  # leftover HTML tags
-    (re.compile(r"(\*\*|__|`)"), ""),  # bold, code
-    (re.compile(r"(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)"), ""),  # *emphasis*
+    (re.compile(r"\*\*([^*]+?)\*\*"), r"\1"),  # **bold**
+    (re.compile(r"`([^`]+)`"), r"\1"),  # `code`
+    (re.compile(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # *emphasis*
     (re.compile(r"^#{1,6}\s*"), ""),  # a heading marker
     (re.compile(r"\s*\|\s*"), " ; "),  # table cells
 ]

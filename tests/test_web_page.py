@@ -234,8 +234,11 @@ def test_markup_in_documents_and_questions_is_shown_as_text(open_page, live_serv
     page = open_page()
     page.goto(live_server.url)
     exchange = ask(page, ZANZIBAR)
-    expect(exchange.locator(".answer-text")).to_contain_text(
-        '<img src=x onerror="window.__xss=1">zanzibar<script>window.__xss=2</script>')
+    # the answer quotes the sentence without its markup (issue 11); the passage and the
+    # title below are shown literally, as text
+    answer = exchange.locator(".answer-text")
+    expect(answer).to_contain_text("zanzibarwindow.__xss=2 selon cette note")
+    expect(answer).not_to_contain_text("<img")
     exchange.locator("button.cite").first.click()
     dialog = page.locator("dialog[open]")
     expect(dialog.locator("[data-passage-title]")).to_contain_text(
