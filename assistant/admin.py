@@ -2,7 +2,6 @@
 
 import contextlib
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from assistant.errors import DocumentNotFound, InvalidInput, StorageError
 from assistant.live_index import LiveIndex
 from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.pipeline import IngestReport, run
+from ingest.text import ascii_fold
 
 
 @dataclass
@@ -87,7 +87,7 @@ class DocumentAdmin:
 def safe_filename(filename: str) -> str:
     """`../../etc/passwd` -> `passwd`; accents folded; nothing but [A-Za-z0-9._-]."""
     base = Path(filename.replace("\\", "/")).name
-    folded = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
+    folded = ascii_fold(base)
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", folded).strip(".-")
     if not cleaned:
         raise InvalidInput("Nom de fichier invalide.")

@@ -13,8 +13,9 @@ import numpy as np
 
 from assistant.schema import SearchHit
 from assistant.vocabulary import spelled_forms
-from ingest.lexical import fold, tokenize
+from ingest.lexical import tokenize
 from ingest.sentence_tags import SentenceTags
+from ingest.text import fold
 
 # Words that shape a question but say nothing about its topic (stemmed like the index).
 _SCAFFOLD = set(tokenize(

@@ -1,10 +1,10 @@
 """Legal references named in a question: « article 7 de la loi Lamy », « L. 2143-1 du CGCT »."""
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from ingest.chunking import article_key
+from ingest.text import fold as fold_accents
 
 _ARTICLE = re.compile(
     r"\b(?:art(?:icle)?s?\.?)\s+(?P<num>[LRDA]\s?\.?\s?\d+(?:-\d+)*|\d+(?:-\d+)*(?:er)?|premier)\b",
@@ -31,8 +31,7 @@ ALIASES = {
 
 
 def fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return fold_accents(text.lower().replace("’", "'"))
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ A passage is anything with `document_id`, `page`, `article` and `text`, as an ob
 """
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any, Protocol
+
+from ingest.text import fold
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u2018": "'", "\xa0": " "})
 
@@ -44,8 +45,7 @@ def normalise_space(text: str) -> str:
 
 
 def strip_accents(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text)
-    return "".join(char for char in folded if not unicodedata.combining(char))
+    return fold(text)
 
 
 def contains_phrase(text: str | None, phrase: str) -> bool:

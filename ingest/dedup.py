@@ -2,9 +2,10 @@
 
 import hashlib
 import re
-import unicodedata
 
 import numpy as np
+
+from ingest.text import ascii_fold
 
 _PERMUTATIONS = 64
 _PRIME = (1 << 61) - 1
@@ -14,7 +15,7 @@ _B = _rng.integers(0, _PRIME, _PERMUTATIONS, dtype=np.uint64)
 
 
 def _words(text: str) -> list[str]:
-    folded = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+    folded = ascii_fold(text.lower())
     return re.findall(r"[a-z0-9]+", folded)
 
 

@@ -5,7 +5,6 @@ bm25s is used directly (the llama-index BM25 retriever pins an old PyStemmer and
 
 import json
 import re
-import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,14 +12,13 @@ import bm25s
 import Stemmer
 from bm25s.stopwords import STOPWORDS_FRENCH
 
+from ingest.text import fold
+
 # `L. 2143-1`, `R.2143-2`, `D 304-1`: code articles; `2014-173`: law or decree numbers.
 _CODE_ARTICLE = re.compile(r"\b([LRDA])\s?\.?\s?(\d{1,4}(?:-\d+)+|\d{3,})\b", re.I)
 _TEXT_NUMBER = re.compile(r"\b(\d{2,4}-\d{1,5})\b")
 
 
-def fold(text: str) -> str:
-    """Lower-level accent folding shared by the index and the answer step: « é » → « e »."""
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 _STOPWORDS = frozenset(fold(w) for w in STOPWORDS_FRENCH) | {"l", "d", "j", "n", "s", "qu", "c"}

@@ -2,9 +2,10 @@
 
 import csv
 import re
-import unicodedata
 from functools import cache
 from pathlib import Path
+
+from ingest.text import ascii_fold
 
 MANIFEST_NAME = "manifest.csv"
 SIDECAR_SUFFIX = ".source.txt"
@@ -31,7 +32,7 @@ def is_metadata_file(path: Path) -> bool:
 
 def document_id(path: Path) -> str:
     """A stable, URL-safe id built from the file name (`Loi Lamy.pdf` -> `loi-lamy.pdf`)."""
-    folded = unicodedata.normalize("NFKD", path.name).encode("ascii", "ignore").decode()
+    folded = ascii_fold(path.name)
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", folded).strip("-.").lower()
     return slug or "document"
 
