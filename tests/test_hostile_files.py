@@ -32,7 +32,9 @@ REAL_PDFS = sorted((SHARED / "corpus/pdf").glob("*.pdf"))
 # The run uses about 70 CPU-seconds (2 threads), model loading included.
 CPU_LIMIT = 240  # CPU-seconds of the ingesting process (RLIMIT_CPU kills it past this)
 HARD_LIMIT = 900.0  # wall-clock seconds: the test stays bounded even on a loaded machine
-MEMORY_LIMIT = 3 * 1024**3  # peak RSS of the ingesting process
+# peak RSS of the ingesting process; ingest now also loads spaCy fr_core_news_md (~0.3 GB) to
+# tag sentences (measured 3.24 GB on a clean-clone CI run, 2026-12-02)
+MEMORY_LIMIT = int(3.5 * 1024**3)
 
 
 @dataclass
