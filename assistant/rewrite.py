@@ -67,10 +67,8 @@ def _without_fixed(question: str) -> str:
                   r"matière|faveur|lien|place|charge|particulier|outre|plus|moyenne|ce qui)\b",
                   " ", question, flags=re.I)
     doc = _parse(text)
-    return " ".join(t.text for t in doc if not (t.lower_ in {"le", "la", "les", "l'", "ce", "cet",
-                                                             "cette", "ces", "leur", "leurs"}
-                                                and t.pos_ == "DET" and t.lower_ not in
-                                                {"ce", "cet", "cette", "ces"}))
+    articles = {"le", "la", "les", "l'", "leur", "leurs"}  # « ce N » stays: it refers back
+    return " ".join(t.text for t in doc if not (t.lower_ in articles and t.pos_ == "DET"))
 
 
 def standalone_turns(turns: list[str]) -> list[str]:
