@@ -20,7 +20,6 @@ from ingest.sentences import answer_sentences
 class Chosen:
     sentence: str
     n: int  # 1-based passage number
-    probability: float = 1.0
 
 
 def candidates(hits: list[SearchHit], index: LiveIndex,
@@ -70,7 +69,7 @@ def answer(question: str, hits: list[SearchHit], index: LiveIndex,
     def overlap(i: int, j: int) -> float:
         return len(words[i] & words[j]) / max(1, min(len(words[i]), len(words[j])))
 
-    chosen, confidence = selector.choose(rows, overlap)
+    chosen, _ = selector.choose(rows, overlap)
     quotable = {(c.n, c.sentence) for c in found}
     quoted = {found[i].sentence for i in chosen}
     answers = []
@@ -81,7 +80,7 @@ def answer(question: str, hits: list[SearchHit], index: LiveIndex,
         if ANAPHORA.match(text) and c.previous and (c.n, c.previous) in quotable \
                 and c.previous not in quoted:
             text = f"{c.previous} {text}"
-        answers.append(Chosen(text, c.n, confidence))
+        answers.append(Chosen(text, c.n))
     return answers
 
 
