@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.schema import Citation, SearchHit
-from ingest.lexical import tokenize
-from ingest.sentences import answer_sentences, split_sentences
+from ingest.text import answer_parts, answer_sentences, tokenize
 
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 MIN_LEXICAL_SUPPORT = 0.6
@@ -48,24 +47,11 @@ def check_sentence(sentence: str, hits: list[SearchHit],
     return (bare, valid) if valid else None
 
 
-def _sentences(text: str) -> list[str]:
-    """Sentences, a citation written after the full stop (« … ville. [1] ») kept with its own."""
-    merged: list[str] = []
-    for piece in split_sentences(text):
-        lead = re.match(r"^((?:\s*\[\d{1,3}\])+)\s*", piece)
-        if lead and merged:
-            merged[-1] += lead.group(1)
-            piece = piece[lead.end():]
-        if piece.strip():
-            merged.append(piece)
-    return merged
-
-
 def check(answer: str, hits: list[SearchHit], embed: Embed | None = None) -> Checked:
     """Keep only supported [n] citations; renumber them 1..m; drop sentences without support."""
     kept: list[tuple[str, list[int]]] = []
     removed: list[str] = []
-    for sentence in _sentences(answer):
+    for sentence in answer_parts(answer):
         result = check_sentence(sentence, hits, embed)
         if result:
             kept.append(result)
@@ -96,7 +82,7 @@ class StreamChecker:
     def feed(self, token: str) -> list[str]:
         """The pieces that became showable with this token (complete, checked sentences)."""
         self._buffer += token
-        sentences = _sentences(self._buffer)
+        sentences = answer_parts(self._buffer)
         if len(sentences) < 2:
             return []
         tail = self._buffer.rfind(sentences[-1][:20])
@@ -105,7 +91,7 @@ class StreamChecker:
 
     def finish(self) -> list[str]:
         rest, self._buffer = self._buffer, ""
-        return [p for s in _sentences(rest) if (p := self._check(s))]
+        return [p for s in answer_parts(rest) if (p := self._check(s))]
 
     def _check(self, sentence: str) -> str | None:
         result = check_sentence(sentence, self.hits, self.embed)

@@ -12,8 +12,7 @@ from assistant.features import ANAPHORA, Candidate, analyse_question, features
 from assistant.live_index import LiveIndex
 from assistant.schema import SearchHit
 from assistant.selector import Selector
-from ingest.lexical import tokenize
-from ingest.sentences import answer_sentences
+from ingest.text import answer_sentences, tokenize
 
 
 @dataclass

@@ -13,9 +13,8 @@ import numpy as np
 
 from assistant.schema import SearchHit
 from assistant.vocabulary import spelled_forms
-from ingest.lexical import tokenize
 from ingest.sentence_tags import SentenceTags
-from ingest.text import fold
+from ingest.text import plain_punctuation, simplify, tokenize
 
 # Words that shape a question but say nothing about its topic (stemmed like the index).
 _SCAFFOLD = set(tokenize(
@@ -74,7 +73,7 @@ class Question:
 
 
 def question_kind(question: str) -> str | None:
-    lowered = question.lower().replace("’", "'")
+    lowered = plain_punctuation(question.lower())
     for kind, pattern in _KIND_PATTERNS:
         if re.search(pattern, lowered):
             return kind
@@ -84,7 +83,7 @@ def question_kind(question: str) -> str | None:
 def normalise(text: str) -> str:
     """Lower case, no accents, apostrophes and dashes as spaces, digits unspaced, space-padded:
     for matching a name or a number as whole words."""
-    text = fold(text.lower()).replace("’", "'")
+    text = simplify(text)
     text = re.sub(r"(?<=\d)[\s.](?=\d{3}\b)", "", text)
     return " " + " ".join(re.sub(r"[^\w]+", " ", text).split()) + " "
 
@@ -121,7 +120,7 @@ def analyse_question(question: str, idf: dict[str, float], vector: np.ndarray) -
             {normalise(" ".join(t.split()[:2])) for t in spelled}
         if any(len(f.strip()) > 2 for f in forms):
             constraints.append(forms)
-    defined = _DEFINED.search(question.replace("’", "'"))
+    defined = _DEFINED.search(plain_punctuation(question))
     return Question(
         text=question, kind=question_kind(question), terms=terms, alternatives=alternatives,
         anchor=anchor, anchor_alternatives=anchor_alternatives,

@@ -3,8 +3,7 @@
 import re
 from dataclasses import dataclass
 
-from ingest.chunking import article_key
-from ingest.text import fold as fold_accents
+from ingest.text import article_key, simplify
 
 _ARTICLE = re.compile(
     r"\b(?:art(?:icle)?s?\.?)\s+(?P<num>[LRDA]\s?\.?\s?\d+(?:-\d+)*|\d+(?:-\d+)*(?:er)?|premier)\b",
@@ -30,10 +29,6 @@ ALIASES = {
 }
 
 
-def fold(text: str) -> str:
-    return fold_accents(text.lower().replace("’", "'"))
-
-
 @dataclass(frozen=True)
 class Reference:
     article: str | None  # normalised: "7", "l2143-1"
@@ -46,12 +41,12 @@ class Reference:
 
 def parse_reference(question: str) -> Reference:
     """Find the article and the text a question names (either may be missing)."""
-    folded = fold(question)
+    folded = simplify(question)
     match = _ARTICLE.search(question) or _CODE_ARTICLE.search(question)
     article = article_key(match.group("num")) if match else None
     without_articles = _CODE_ARTICLE.sub(" ", _ARTICLE.sub(" ", folded))
     keys = set(_TEXT_NUMBER.findall(without_articles))
-    keys |= {fold(d) for d in _DATE.findall(question)}
+    keys |= {simplify(d) for d in _DATE.findall(question)}
     keys |= {target for alias, target in ALIASES.items() if re.search(rf"\b{alias}\b", folded)}
     return Reference(article=article, text_keys=tuple(sorted(keys)))
 
@@ -62,7 +57,7 @@ def matching_documents(reference: Reference, documents: dict[str, dict]) -> set[
         return set()
     found = set()
     for doc_id, record in documents.items():
-        identity = fold(" ".join(filter(None, [record.get("title"), doc_id])))
+        identity = simplify(" ".join(filter(None, [record.get("title"), doc_id])))
         if all(key in identity for key in reference.text_keys):
             found.add(doc_id)
     return found

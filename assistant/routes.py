@@ -1,6 +1,5 @@
 """HTTP routes. Nothing here raises HTTPException: domain errors map to statuses in api.py."""
 
-import json
 import time
 import uuid
 from pathlib import Path
@@ -9,14 +8,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi import Path as FastAPIPath
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import iterate_in_threadpool
 
+from assistant.adapters import (
+    OpenAIChatRequest,
+    completion,
+    completion_chunks,
+    message_text,
+    sse_event,
+)
 from assistant.admin import DocumentAdmin, summarize
 from assistant.answer import Assistant
 from assistant.errors import DocumentNotFound, InvalidInput
-from assistant.events import Done, Event, Reset, Sources, TextDelta
 from assistant.schema import Answer, ChatRequest, FeedbackRequest
 from assistant.security import check_admin_key
 
@@ -68,21 +72,6 @@ async def chat_stream(body: ChatRequest, request: Request, assistant: AssistantD
             yield sse_event(event)
 
     return EventSourceResponse(events(), ping=15)
-
-
-def sse_event(event: Event) -> dict:
-    """`citations`, `token`, `reset`, `done`: the SSE names of the pipeline's events."""
-    match event:
-        case Sources(citations=citations):
-            data = json.dumps([c.model_dump() for c in citations], ensure_ascii=False)
-            return {"event": "citations", "data": data}
-        case TextDelta(text=text):
-            return {"event": "token", "data": json.dumps(text, ensure_ascii=False)}
-        case Reset(notice=notice):
-            return {"event": "reset", "data": json.dumps(notice, ensure_ascii=False)}
-        case Done(answer=answer):
-            return {"event": "done", "data": answer.model_dump_json()}
-    raise TypeError(f"unknown event {event!r}")
 
 
 @router.get("/api/search", tags=["chat"])
@@ -178,84 +167,17 @@ def reindex(admin: AdminDep) -> dict:
 
 # -- OpenAI-compatible -----------------------------------------------------------------------
 
-class OpenAIContentPart(BaseModel):
-    type: str = "text"
-    text: str | None = None  # image and audio parts carry no text: ignored
-
-
-class OpenAIMessage(BaseModel):
-    role: str = Field(pattern="^(system|user|assistant|tool|developer)$")
-    content: str | list[OpenAIContentPart] | None = None
-
-
-class OpenAIChatRequest(BaseModel):
-    model: str | None = None
-    messages: list[OpenAIMessage] = Field(min_length=1, max_length=50)
-    stream: bool = False
-    user: str | None = Field(default=None, max_length=64)
-
-
-def _text(message: OpenAIMessage) -> str:
-    if isinstance(message.content, list):  # [{"type": "text", "text": ...}]
-        return " ".join(p.text for p in message.content if p.text)
-    return message.content or ""
-
-
-def _with_sources(answer: Answer) -> str:
-    """Citations also travel in the text, so clients that ignore extra fields still show them."""
-    items = answer.citations if answer.grounded else []
-    lines = [f"[{c.n}] {c.title}" + (f", page {c.page}" if c.page else "")
-             + (f", {c.section}" if c.section else "") for c in items]
-    return answer.answer + ("\n\nSources :\n" + "\n".join(lines) if lines else "")
-
-
 @router.post("/v1/chat/completions", tags=["openai"])
 async def openai_chat(body: OpenAIChatRequest, request: Request, assistant: AssistantDep):
     """Compatible OpenAI. Champs supplémentaires : `citations` et `grounded` (réponse complète ;
     dans le flux, sur le dernier fragment). Les sources sont aussi ajoutées au texte."""
-    users = [_text(m) for m in body.messages if m.role == "user"]
+    users = [message_text(m) for m in body.messages if m.role == "user"]
     if not users:
         raise InvalidInput("Aucun message utilisateur.")
     question = _question(request, users[-1])
-    history = users[:-1]
+    events = iterate_in_threadpool(assistant.stream(question, None, history=users[:-1]))
     created, ident = int(time.time()), f"chatcmpl-{uuid.uuid4().hex}"
-    model = "irev-assistant"
-    run = iterate_in_threadpool(assistant.stream(question, None, history=history))
     if not body.stream:
-        answer = None
-        async for event in run:
-            if isinstance(event, Done):
-                answer = event.answer
-        return JSONResponse({
-            "id": ident, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": _with_sources(answer)}}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            "citations": [c.model_dump() for c in answer.citations],
-            "grounded": answer.grounded,
-        })
-
-    def chunk(delta: dict, finish: str | None = None, **extra) -> str:
-        return json.dumps({"id": ident, "object": "chat.completion.chunk", "created": created,
-                           "model": model, "choices": [{"index": 0, "delta": delta,
-                                                        "finish_reason": finish}], **extra},
-                          ensure_ascii=False)
-
-    async def events():
-        yield {"data": chunk({"role": "assistant", "content": ""})}
-        # Text deltas are checked sentences (see assistant.events): what is sent is never taken
-        # back, and after a Reset (LLM failure before any text) the fallback's deltas follow.
-        async for event in run:
-            if isinstance(event, TextDelta):
-                yield {"data": chunk({"content": event.text})}
-            elif isinstance(event, Done):
-                answer = event.answer
-                sources = _with_sources(answer)[len(answer.answer):]
-                if sources:
-                    yield {"data": chunk({"content": sources})}
-                yield {"data": chunk({}, "stop", citations=[c.model_dump() for c in
-                                                            answer.citations],
-                                     grounded=answer.grounded)}
-        yield {"data": "[DONE]"}
-
-    return EventSourceResponse(events())
+        return JSONResponse(await completion(events, ident, created))
+    return EventSourceResponse({"data": line}
+                               async for line in completion_chunks(events, ident, created))

@@ -120,7 +120,7 @@ def run_ours(sets: dict, embedder) -> tuple[dict, dict]:
 
 def measure(spec: dict, rows: list[dict]) -> dict:
     from eval.facts import holds
-    from ingest.lexical import tokenize
+    from ingest.text import tokenize
 
     rewrites = [len(set(tokenize(q["standalone"])) & set(tokenize(r["standalone"])))
                 / max(1, len(set(tokenize(q["standalone"]))))

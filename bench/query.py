@@ -68,7 +68,7 @@ def build_synthetic_index(source: Path, index_dir: Path, size: int, embedder) ->
 
     from ingest.index import Snapshot, current_build, read_snapshot, write_build, write_lock
     from ingest.sentence_tags import tag_sentences
-    from ingest.sentences import answer_sentences, split_sentences
+    from ingest.text import answer_sentences, split_sentences
 
     real = read_snapshot(source)
     rng, np_rng = random.Random(0), np.random.default_rng(0)
@@ -145,7 +145,7 @@ def baseline_app(index_dir: Path, embedder: BaseEmbedding, k: int) -> FastAPI:
 
     from assistant.schema import ChatRequest
     from ingest.index import current_build
-    from ingest.sentences import split_sentences
+    from ingest.text import split_sentences
 
     storage_dir = str(current_build(index_dir) / "storage")
     storage = StorageContext.from_defaults(

@@ -17,7 +17,7 @@ _MARKER = re.compile(r"\[\d+\]")
 
 def normalise_fact(text: str) -> str:
     text = strip_accents(normalise_space(_MARKER.sub(" ", text))).lower()
-    text = text.replace("’", "'").replace("‘", "'").replace("œ", "oe")
+    text = text.replace("œ", "oe")
     text = re.sub(r"(?<=\d)[\s.](?=\d{3}\b)", "", text)  # 1 500 / 1.500 → 1500
     text = re.sub(r"(?<=\d),(?=\d)", ".", text)  # 1,88 → 1.88
     text = re.sub(r"[^\w%€.]+", " ", text)

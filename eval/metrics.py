@@ -31,6 +31,7 @@ from eval.relevance import (
     read_field,
     strip_accents,
 )
+from ingest.text import answer_parts
 
 Passages = Sequence[Sequence[Any]]
 Expected = Sequence[Sequence[Source]]
@@ -213,13 +214,9 @@ def semantic_similarity(
     return _result("semantic_similarity", scores)
 
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÀ-Ý«\"(\[0-9-])")
-
-
 def split_sentences(answer: str) -> list[str]:
-    return [
-        s.strip() for s in _SENTENCE.split(normalise_space(answer)) if _MARKER.sub("", s).strip()
-    ]
+    """The answer's sentences, split as the citation check splits them."""
+    return [s.strip() for s in answer_parts(normalise_space(answer)) if _MARKER.sub("", s).strip()]
 
 
 def faithfulness(

@@ -8,9 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from ingest.text import fold
-
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u2018": "'", "\xa0": " "})
+from ingest.text import article_key, fold, plain_punctuation
 
 
 class Source(Protocol):
@@ -34,14 +32,12 @@ def normalise_article(number: str | None) -> str | None:
     """`L. 2143-1` -> `l2143-1`, `1er` -> `1`, `1388 bis` -> `1388bis` (as ingest indexes them)."""
     if number is None:
         return None
-    key = re.sub(r"[\s.*]", "", number.lower())
-    key = re.sub(r"^(?:article|art)", "", key)
-    return {"premier": "1", "1er": "1"}.get(key, key) or None
+    return article_key(re.sub(r"^\s*(?:article|art\.?)\s*", "", number, flags=re.I)) or None
 
 
 def normalise_space(text: str) -> str:
-    """Collapse whitespace and fold typographic apostrophes: what chunking may change."""
-    return re.sub(r"\s+", " ", text.translate(_APOSTROPHES)).strip()
+    """Collapse whitespace, plain apostrophes and dashes: what chunking may change."""
+    return re.sub(r"\s+", " ", plain_punctuation(text)).strip()
 
 
 def strip_accents(text: str) -> str:

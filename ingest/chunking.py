@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from llama_index.core import Document
 from llama_index.core.schema import TextNode
 
-from ingest.sentences import split_sentences
+from ingest.text import article_key, split_sentences
 
 TokenCounter = Callable[[str], int]
 
@@ -48,12 +48,6 @@ class _Sentence:
 class _Section:
     path: list[tuple[int, str]] = field(default_factory=list)
     sentences: list[_Sentence] = field(default_factory=list)
-
-
-def article_key(number: str) -> str:
-    """Normalise an article number for lookup: `L. 2143-1` -> `l2143-1`, `1er` -> `1`."""
-    key = re.sub(r"[\s.*]", "", number.lower())
-    return {"premier": "1", "1er": "1"}.get(key, key)
 
 
 def heading_level(line: str) -> tuple[int, str] | None:

@@ -1,48 +1,15 @@
-"""French keyword index: Snowball stemming, stop words, accent folding, legal references kept whole.
+"""French keyword index over `ingest.text.tokenize` tokens (Snowball stems, no stop words or
+accents, legal references kept whole).
 
 bm25s is used directly (the llama-index BM25 retriever pins an old PyStemmer and stems in English).
 """
 
 import json
-import re
-from functools import lru_cache
 from pathlib import Path
 
 import bm25s
-import Stemmer
-from bm25s.stopwords import STOPWORDS_FRENCH
 
-from ingest.text import fold
-
-# `L. 2143-1`, `R.2143-2`, `D 304-1`: code articles; `2014-173`: law or decree numbers.
-_CODE_ARTICLE = re.compile(r"\b([LRDA])\s?\.?\s?(\d{1,4}(?:-\d+)+|\d{3,})\b", re.I)
-_TEXT_NUMBER = re.compile(r"\b(\d{2,4}-\d{1,5})\b")
-
-
-
-
-_STOPWORDS = frozenset(fold(w) for w in STOPWORDS_FRENCH) | {"l", "d", "j", "n", "s", "qu", "c"}
-_stemmer = Stemmer.Stemmer("french")
-
-
-@lru_cache(maxsize=200_000)
-def _stem(word: str) -> str:
-    # Stemming the folded form makes "egalite" and "égalité" meet (users often type no accents).
-    return _stemmer.stemWord(word)
-
-
-def tokenize(text: str) -> list[str]:
-    """French BM25 tokens: `L'article L. 2143-1 du CGCT` -> `['articl', 'l2143-1', 'cgct']`."""
-    lowered = text.lower().replace("’", "'")
-    legal = [f"{m.group(1).lower()}{m.group(2)}" for m in _CODE_ARTICLE.finditer(lowered)]
-    legal += _TEXT_NUMBER.findall(_CODE_ARTICLE.sub(" ", lowered))
-    words = []
-    for raw in re.findall(r"\w+", lowered):
-        folded = fold(raw)
-        if folded in _STOPWORDS or len(folded) < 2 and not folded.isdigit():
-            continue
-        words.append(folded if folded.isdigit() else _stem(folded))
-    return legal + words
+from ingest.text import tokenize
 
 
 class LexicalIndex:

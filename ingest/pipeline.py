@@ -18,7 +18,7 @@ from ingest.embedding import dimension, max_tokens, token_counter
 from ingest.index import Snapshot, read_snapshot, write_build, write_lock
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_file
 from ingest.sentence_tags import SentenceTags, tag_sentences
-from ingest.sentences import answer_sentences
+from ingest.text import answer_sentences
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,9 @@ import pytest
 from conftest import CGCT_MD, LAMY_MD, LAMY_PDF
 from llama_index.core import Document
 
-from ingest.chunking import article_key, embed_text, heading_level, split
+from ingest.chunking import embed_text, heading_level, split
 from ingest.loaders import load_file
+from ingest.text import article_key
 
 MB = 1_000_000
 

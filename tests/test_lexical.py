@@ -1,6 +1,7 @@
 import pytest
 
-from ingest.lexical import LexicalIndex, tokenize
+from ingest.lexical import LexicalIndex
+from ingest.text import tokenize
 
 
 @pytest.mark.parametrize(("text", "token"), [

@@ -17,7 +17,7 @@ from test_loaders import make_pdf
 from ingest.e5_bundle import DEFAULT_MODEL_NAME
 from ingest.index import current_build, read_snapshot
 from ingest.pipeline import run
-from ingest.sentences import answer_sentences
+from ingest.text import answer_sentences
 
 
 @pytest.fixture

@@ -290,9 +290,9 @@ def test_llm_answer_keeps_the_streamed_numbers_and_never_shows_unchecked_text(
 
     from assistant.answer import FALLBACK_NOTICE, build_assistant
     from assistant.api import create_app
-    from assistant.citations import split_sentences
     from assistant.llm import LLM
     from assistant.store import Store
+    from ingest.text import split_sentences
 
     fake = FakeLLM()
     with LiveServer(fake.app) as llm_server:
