@@ -59,7 +59,7 @@ def message_text(message: OpenAIMessage) -> str:
 def with_sources(answer: Answer) -> str:
     """Citations also travel in the text, so clients that ignore extra fields still show them."""
     items = answer.citations if answer.grounded else []
-    lines = [f"[{c.n}] {c.title}" + (f", page {c.page}" if c.page else "")
+    lines = [f"[{c.n}] {c.title}" + (f", {c.location or f'page {c.page}'}" if c.page else "")
              + (f", {c.section}" if c.section else "") for c in items]
     return answer.answer + ("\n\nSources :\n" + "\n".join(lines) if lines else "")
 

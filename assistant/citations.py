@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.schema import Citation, SearchHit
-from ingest.text import answer_parts, answer_sentences, tokenize
+from ingest.text import answer_parts, answer_sentences, split_sentences, tokenize
 
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 MIN_LEXICAL_SUPPORT = 0.6
@@ -64,7 +64,8 @@ def check(answer: str, hits: list[SearchHit], embed: Embed | None = None) -> Che
     text = " ".join(
         _with_markers(bare, [order[n] for n in numbers]) for bare, numbers in kept
     )
-    citations = [_citation(order[n], hits[n - 1]) for n in order]
+    quoted = _first_sentence_citing(kept)
+    citations = [_citation(order[n], hits[n - 1], quoted[n]) for n in order]
     return Checked(text=text, citations=citations, removed=removed)
 
 
@@ -76,7 +77,7 @@ class StreamChecker:
         self.hits, self.embed = hits, embed
         self._buffer = ""
         self.shown: list[str] = []  # checked pieces, in order; their concatenation is the text
-        self._cited: dict[int, None] = {}
+        self._cited: dict[int, str] = {}  # passage number → the first sentence citing it
         self.removed: list[str] = []
 
     def feed(self, token: str) -> list[str]:
@@ -100,14 +101,16 @@ class StreamChecker:
                 self.removed.append(_MARKER.sub("", sentence).strip())
             return None
         bare, numbers = result
-        self._cited.update(dict.fromkeys(numbers))
+        for n in numbers:
+            self._cited.setdefault(n, bare)
         piece = (" " if self.shown else "") + _with_markers(bare, numbers)
         self.shown.append(piece)
         return piece
 
     def result(self) -> Checked:
         return Checked(text="".join(self.shown),
-                       citations=[_citation(n, self.hits[n - 1]) for n in self._cited],
+                       citations=[_citation(n, self.hits[n - 1], sentence)
+                                  for n, sentence in self._cited.items()],
                        removed=self.removed)
 
 
@@ -137,11 +140,45 @@ def _best_support(sentence: str, hits: list[SearchHit], embed: Embed | None) -> 
     return None
 
 
-def _citation(n: int, hit: SearchHit) -> Citation:
+def _first_sentence_citing(kept: list[tuple[str, list[int]]]) -> dict[int, str]:
+    first: dict[int, str] = {}
+    for bare, numbers in kept:
+        for n in numbers:
+            first.setdefault(n, bare)
+    return first
+
+
+def sentence_page(hit: SearchHit, sentence: str | None) -> int | None:
+    """The page of the passage's sentence that `sentence` quotes or paraphrases (the one it
+    shares most words with): a passage spanning pages 4-5 cites page 5 for a sentence on 5."""
+    if not hit.page_breaks or not sentence:
+        return hit.page
+    words = set(tokenize(sentence))
+    best, position, start = -1.0, 0, 0
+    for candidate in split_sentences(hit.text):
+        found = hit.text.find(candidate, start)
+        if found < 0:
+            continue
+        start = found + len(candidate)
+        overlap = len(words & set(tokenize(candidate))) / max(1, len(words))
+        if overlap > best:
+            best, position = overlap, found
+    page = hit.page
+    for offset, number in hit.page_breaks:
+        if offset <= position:
+            page = number
+    return page
+
+
+def _citation(n: int, hit: SearchHit, sentence: str | None = None) -> Citation:
+    page = sentence_page(hit, sentence)
+    url = hit.url
+    if url and page and re.search(r"#page=\d+$", url):
+        url = re.sub(r"#page=\d+$", f"#page={page}", url)
     return Citation(
         n=n, document_id=hit.document_id, title=hit.title, type=hit.type,
-        published=hit.published, page=hit.page, section=hit.section, article=hit.article,
-        url=hit.url, text=hit.text, score=hit.score,
+        published=hit.published, page=page, location=f"{hit.page_unit} {page}" if page else None,
+        section=hit.section, article=hit.article, url=url, text=hit.text, score=hit.score,
     )
 
 

@@ -77,7 +77,10 @@ def _hit(node: TextNode, score: float, dense: float | None, lexical: float | Non
     return SearchHit(
         node_id=node.node_id, document_id=meta["document_id"], title=meta.get("title") or "",
         type=meta.get("type") or "document", published=meta.get("published"),
-        page=meta.get("page_start"), page_end=meta.get("page_end"), section=meta.get("section"),
+        page=meta.get("page_start"), page_end=meta.get("page_end"),
+        page_unit=meta.get("page_unit") or "page",
+        page_breaks=[tuple(b) for b in meta["page_breaks"]] if meta.get("page_breaks") else None,
+        section=meta.get("section"),
         article=meta.get("article"), url=_link(meta), text=node.get_content(),
         score=round(score, 6), dense_score=dense, lexical_score=lexical,
     )

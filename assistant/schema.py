@@ -13,6 +13,9 @@ class SearchHit(BaseModel):
     published: str | None = None
     page: int | None = None
     page_end: int | None = None
+    page_unit: str = Field(default="page", description="« page » (PDF) ou « diapositive ».")
+    # Where the page changes inside `text`: [offset, page] pairs (internal, not serialised).
+    page_breaks: list[tuple[int, int]] | None = Field(default=None, exclude=True)
     section: str | None = None
     article: str | None = None
     url: str | None = None
@@ -28,7 +31,9 @@ class Citation(BaseModel):
     title: str
     type: str
     published: str | None = None
-    page: int | None = None
+    page: int | None = Field(default=None,
+                             description="Page (ou diapositive) de la phrase citée.")
+    location: str | None = Field(default=None, description="« page 5 », « diapositive 3 ».")
     section: str | None = None
     article: str | None = None
     url: str | None = None

@@ -34,19 +34,24 @@ def ingest(
     """Indexe des documents (PDF, HTML, Markdown, texte), de façon incrémentale."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from cli.progress import LineProgress
     from ingest.embedding import load_embedder
     from ingest.index import IndexFailure
     from ingest.pipeline import run
 
     settings = _settings()
     targets = paths if paths is not None else ([] if delete else [settings.corpus_dir])
-    embedder = load_embedder(settings.embed_model, settings.models_dir, settings.embed_dtype)
+    def load() -> object:  # called by ingest only when something must be chunked or embedded
+        return load_embedder(settings.embed_model, settings.models_dir, settings.embed_dtype)
+
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
+    shown = Progress(*columns, console=console, transient=True) if console.is_terminal \
+        else LineProgress(sys.stderr)
     try:
-        with Progress(*columns, console=console, transient=True) as progress:
+        with shown as progress:
             report = run(
-                targets, settings.index_dir, embedder, model_name=settings.embed_model,
+                targets, settings.index_dir, load, model_name=settings.embed_model,
                 chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
                 max_bytes=int(settings.max_file_mb * 1e6), prune=prune,
                 delete=tuple(delete or ()), progress=progress,
@@ -83,8 +88,8 @@ def _print_report(report) -> None:
     problems += [(f, r, "dim") for f, r in report.ignored]
     if problems:
         detail = Table(title="Fichiers non indexés", show_lines=False)
-        detail.add_column("Fichier")
-        detail.add_column("Raison")
+        detail.add_column("Fichier", overflow="fold")  # a name is never cut: it is the point
+        detail.add_column("Raison", overflow="fold")
         for file, reason, style in problems:
             detail.add_row(file, reason, style=style)
         console.print(detail)

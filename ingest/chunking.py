@@ -84,9 +84,7 @@ def split(documents: list[Document], count_tokens: TokenCounter, chunk_size: int
     for section in _sections(documents, count_tokens, budget_for):
         labels = [label for _, label in section.path]
         for sentences in _pack(section.sentences, budget_for(labels), chunk_overlap):
-            text = "".join(
-                ("\n" if s.starts_paragraph else " ") + s.text for s in sentences
-            ).strip()
+            text, breaks = _join(sentences)
             pages = [s.page for s in sentences if s.page is not None]
             metadata = {
                 **base,
@@ -95,6 +93,7 @@ def split(documents: list[Document], count_tokens: TokenCounter, chunk_size: int
                 "article": _article_of(section.path),
                 "page_start": min(pages) if pages else None,
                 "page_end": max(pages) if pages else None,
+                "page_breaks": breaks if len(breaks) > 1 else None,
                 "chunk_index": len(nodes),
             }
             node = TextNode(id_=f"{base['document_id']}::{len(nodes):04d}", text=text,
@@ -112,6 +111,21 @@ def split(documents: list[Document], count_tokens: TokenCounter, chunk_size: int
 
 
 EMBED_KEYS = ("title", "section_path")
+
+
+def _join(sentences: list[_Sentence]) -> tuple[str, list[list[int]]]:
+    """The chunk's text, and [offset, page] wherever its page changes: a citation then gives
+    the page of the sentence it quotes, not the page the chunk starts on."""
+    parts, breaks, offset, page = [], [], 0, None
+    for i, sentence in enumerate(sentences):
+        separator = "" if i == 0 else ("\n" if sentence.starts_paragraph else " ")
+        offset += len(separator)
+        if sentence.page is not None and sentence.page != page:
+            breaks.append([offset, sentence.page])
+            page = sentence.page
+        parts.append(separator + sentence.text)
+        offset += len(sentence.text)
+    return "".join(parts).rstrip(), breaks
 
 
 def embed_text(node: TextNode) -> str:

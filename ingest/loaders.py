@@ -14,7 +14,8 @@ logger = logging.getLogger(__name__)
 PDF_SUFFIXES = {".pdf"}
 HTML_SUFFIXES = {".html", ".htm"}
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
-SUPPORTED_SUFFIXES = PDF_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES
+OFFICE_SUFFIXES = {".docx", ".odt", ".pptx"}
+SUPPORTED_SUFFIXES = PDF_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES | OFFICE_SUFFIXES
 # Cap on text extracted from one PDF page: protects against decompression bombs.
 MAX_PAGE_CHARS = 200_000
 # Caps on decompressed content streams, checked before pypdf parses them (≈300 kB/s): a real page
@@ -50,6 +51,8 @@ def load_file(path: Path, metadata: dict, max_bytes: int) -> list[Document]:
         return load_html(path, metadata)
     if suffix in TEXT_SUFFIXES:
         return load_text(path, metadata)
+    if suffix in OFFICE_SUFFIXES:
+        return load_office(path, metadata)
     raise LoadError(f"format non pris en charge ({suffix or 'sans extension'})")
 
 
@@ -87,15 +90,37 @@ def load_pdf(path: Path, metadata: dict) -> list[Document]:
         raise LoadError(f"PDF non pris en charge ({exc})") from exc
     if not pages:
         raise LoadError("PDF sans aucune page")
+    scanned = _read_scanned_pages(path, pages)
     if not any(text.strip() for text in pages):
-        raise LoadError("aucun texte extractible, OCR nécessaire")
-    title = _pdf_title(reader) or _first_line(next(text for text in pages if text.strip()))
+        raise LoadError("aucun texte extractible, même par OCR (pages blanches ou illisibles)")
+    title = _pdf_title(reader) or _first_heading(next(text for text in pages if text.strip()))
     base = {"title": title, **metadata} if title else dict(metadata)
     return [
-        Document(text=text, metadata={**base, "page": number})
+        Document(text=text, metadata={**base, "page": number,
+                                      **({"ocr": True} if number in scanned else {})})
         for number, text in enumerate(pages, start=1)
         if text.strip()
     ]
+
+
+def _read_scanned_pages(path: Path, pages: list[str]) -> set[int]:
+    """OCR the pages without a text layer, in place; the numbers of those read. A file with no
+    text at all and no OCR is refused with the reason; a mixed one keeps its text pages."""
+    from ingest.ocr import OCRUnavailable, read_pages
+
+    empty = [number for number, text in enumerate(pages, start=1) if not text.strip()]
+    if not empty:
+        return set()
+    try:
+        found = read_pages(path, empty)
+    except OCRUnavailable as exc:
+        if len(empty) == len(pages):
+            raise LoadError(f"aucun texte extractible, OCR nécessaire ; {exc}") from exc
+        logger.warning("%s: %d scanned pages not read: %s", path, len(empty), exc)
+        return set()
+    for number, text in found.items():
+        pages[number - 1] = text[:MAX_PAGE_CHARS]
+    return {number for number, text in found.items() if text.strip()}
 
 
 def _check_content_sizes(pages) -> None:
@@ -148,6 +173,27 @@ def load_html(path: Path, metadata: dict) -> list[Document]:
     return [Document(text=text, metadata={"title": title, **metadata})]
 
 
+def load_office(path: Path, metadata: dict) -> list[Document]:
+    """Word, OpenDocument and PowerPoint files (see `ingest.office`)."""
+    from ingest import office
+
+    try:
+        if path.suffix.lower() == ".pptx":
+            documents = office.load_pptx(path, metadata)
+        else:
+            reader = office.load_docx if path.suffix.lower() == ".docx" else office.load_odt
+            text, properties = reader(path)
+            documents = [Document(text=_without_encoded_data(text),
+                                  metadata={**properties, **metadata})] if text.strip() else []
+    except office.OfficeError as exc:
+        raise LoadError(str(exc)) from exc
+    if not documents:
+        raise LoadError("document sans texte")
+    for document in documents:
+        document.metadata.setdefault("title", _first_line(documents[0].text))
+    return documents
+
+
 def load_text(path: Path, metadata: dict) -> list[Document]:
     text = _read_text(path)
     if not text.strip():
@@ -189,6 +235,28 @@ def _pdf_title(reader) -> str | None:
     except Exception:  # noqa: BLE001 - broken metadata must not lose the document
         return None
     return title.strip() if title and title.strip() else None
+
+
+# A line that starts the body, not the title: « NOR : … », « TITRE Ier », « Article 1 »…
+_AFTER_TITLE = re.compile(r"^(?:NOR\b|TITRE\b|Titre\s+[IVX]|CHAPITRE\b|Chapitre\s+[IVX]|Article\b|"
+                          r"Art\.|Sommaire\b|SOMMAIRE\b|Vu\b|[IVX]+\.\s)")
+
+
+def _first_heading(text: str, limit: int = 300) -> str:
+    """A PDF's title as printed: its first lines, joined, up to a blank line or the start of the
+    body (« … relatif aux instances en charge de la » continues on the next line)."""
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip(" #*\t")
+        if not line:
+            if lines:
+                break
+            continue
+        if lines and (_AFTER_TITLE.match(line) or len(" ".join(lines)) + len(line) > limit):
+            break
+        lines.append(line)
+    title = re.sub(r"\s*\(\d\)$", "", " ".join(lines))  # a footnote call: « … urbaine (1) »
+    return title or _first_line(text)
 
 
 def _first_line(text: str) -> str:

@@ -37,11 +37,16 @@ def document_id(path: Path) -> str:
     return slug or "document"
 
 
-def describe(path: Path) -> dict:
-    """Metadata for one file: manifest row first, then its `.source.txt` sidecar, then inference."""
-    row = dict(_read_manifest(path.parent).get(path.name, {}))
-    for key, value in _read_sidecar(path).items():
-        row.setdefault(key, value)
+def describe(path: Path, twins: tuple[Path, ...] = ()) -> dict:
+    """Metadata for one file: manifest row first, then its `.source.txt` sidecar, then those of
+    its twins (the same document in another format, e.g. `loi.pdf` beside `legal/loi.md`),
+    then inference."""
+    row = {k: v for k, v in _read_manifest(path.parent).get(path.name, {}).items() if v}
+    for source in (path, *twins):
+        found = _read_manifest(source.parent).get(source.name, {}) if source != path else {}
+        for key, value in {**_read_sidecar(source), **found}.items():
+            if value:
+                row.setdefault(key, value)
     meta = {key: (row.get(key) or None) for key in FIELDS}
     meta["type"] = meta["type"] or infer_type(path.name, meta["title"] or "")
     meta["file_name"] = path.name

@@ -1,14 +1,17 @@
 """Ingestion: files -> loaders -> chunks -> embeddings -> a new index build, incrementally."""
 
 import hashlib
+import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import TextNode
 
 from ingest import manifest
@@ -56,12 +59,41 @@ class _Work:
     pending: list[TextNode] = field(default_factory=list)
 
 
+class _Model:
+    """The embedder and what chunking needs of it, loaded on first use: a re-run where nothing
+    changed only reads and hashes files, and never loads the model."""
+
+    def __init__(self, embedder: BaseEmbedding | Callable[[], BaseEmbedding],
+                 known_dimension: int | None):
+        self._given = embedder
+        self._dimension = known_dimension
+
+    @cached_property
+    def embedder(self) -> BaseEmbedding:
+        given = self._given
+        return given if isinstance(given, BaseEmbedding) else given()
+
+    @cached_property
+    def count(self) -> Callable[[str], int]:
+        return token_counter(self.embedder)
+
+    @cached_property
+    def limit(self) -> int:
+        return max_tokens(self.embedder)
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension or dimension(self.embedder)
+
+
 def run(paths: list[Path], index_dir: Path, embedder, *, model_name: str, chunk_size: int = 300,
         chunk_overlap: int = 40, max_bytes: int = 50_000_000, prune: bool = False,
         delete: tuple[str, ...] = (), progress=None) -> IngestReport:
     """Index every supported file under `paths` into `index_dir`, re-embedding only what changed.
+    `embedder`: the model, or a function that loads it (called only if something must be
+    embedded or chunked).
 
-    >>> report = run([Path("corpus")], Path("data/index"), embedder, model_name="…")
+    >>> report = run([Path("corpus")], Path("data/index"), load, model_name="…")
     """
     started = time.perf_counter()
     report = IngestReport()
@@ -72,13 +104,13 @@ def run(paths: list[Path], index_dir: Path, embedder, *, model_name: str, chunk_
         reusable = all(previous.meta.get(k) == v for k, v in settings.items())
         work = _Work()
         by_doc = _group_previous(previous) if reusable else {}
-        count = token_counter(embedder)
-        limit = max_tokens(embedder)
+        model = _Model(embedder, previous.meta.get("embedding_dim") if reusable else None)
         files = list(_scan(paths, report))
+        twins = _twins(files)
         task = progress.add_task("Lecture des fichiers", total=len(files)) if progress else None
         for path in files:
-            _ingest_file(path, previous, by_doc, work, report, count, chunk_size, chunk_overlap,
-                         limit, max_bytes)
+            _ingest_file(path, previous, by_doc, work, report, model, chunk_size, chunk_overlap,
+                         max_bytes, twins.get(path.stem.lower(), ()))
             if progress:
                 progress.advance(task)
         seen = set(work.documents)
@@ -88,11 +120,11 @@ def run(paths: list[Path], index_dir: Path, embedder, *, model_name: str, chunk_
             work.documents[doc_id] = record  # not in this run's paths: kept as it was
             work.nodes[doc_id], work.vectors[doc_id] = by_doc[doc_id]
         report.removed = sorted(set(previous.documents) - set(work.documents))
-        _embed_pending(work, embedder, progress)
+        _embed_pending(work, model, progress)
         report.embedded = len(work.pending)
-        snapshot = _assemble(work, settings, embedder)
+        snapshot = _assemble(work, settings, model.dimension)
         report.sentences_embedded = _embed_sentences(
-            snapshot, previous.sentences if reusable else {}, embedder, progress)
+            snapshot, previous.sentences if reusable else {}, model, progress)
         report.sentences_tagged = _tag_sentences(snapshot, previous.sentence_tags)
         report.chunks = len(snapshot.nodes)
         report.pages = sum(d.get("pages") or 0 for d in work.documents.values())
@@ -101,6 +133,15 @@ def run(paths: list[Path], index_dir: Path, embedder, *, model_name: str, chunk_
             report.build = write_build(index_dir, snapshot).name
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _twins(files: list[Path]) -> dict[str, tuple[Path, ...]]:
+    """Files of this run by stem: `pdf/loi.pdf` and `legal/loi.md` are one text in two formats,
+    and share the title, date and link that only one of them may be described with."""
+    by_stem: dict[str, list[Path]] = {}
+    for path in files:
+        by_stem.setdefault(path.stem.lower(), []).append(path)
+    return {stem: tuple(group) for stem, group in by_stem.items() if len(group) > 1}
 
 
 def _scan(paths: list[Path], report: IngestReport) -> Iterator[Path]:
@@ -155,8 +196,8 @@ def _group_previous(previous: Snapshot) -> dict[str, tuple[list[TextNode], np.nd
 
 
 def _ingest_file(path: Path, previous: Snapshot, by_doc: dict, work: _Work,
-                 report: IngestReport, count, chunk_size: int, chunk_overlap: int, limit: int,
-                 max_bytes: int) -> None:
+                 report: IngestReport, model: _Model, chunk_size: int, chunk_overlap: int,
+                 max_bytes: int, twins: tuple[Path, ...]) -> None:
     doc_id = manifest.document_id(path)
     if doc_id in work.documents:  # same file name in two folders
         doc_id = f"{manifest.document_id(path.parent)}-{doc_id}"
@@ -165,18 +206,28 @@ def _ingest_file(path: Path, previous: Snapshot, by_doc: dict, work: _Work,
     except OSError as exc:
         report.skipped.append((_shown(path), f"illisible ({exc.strerror})"))
         return
+    metadata = {"document_id": doc_id,
+                **manifest.describe(path, tuple(t for t in twins if t != path))}
+    metadata["file_name"] = _shown(Path(path.name))
+    # A title or date changed in the manifest or a sidecar changes the document too: the title
+    # is embedded with every chunk.
+    described = hashlib.sha256(json.dumps(metadata, sort_keys=True).encode()).hexdigest()[:16]
     old = previous.documents.get(doc_id)
-    if old and old["sha256"] == digest and doc_id in by_doc:
+    if old and old["sha256"] == digest and old.get("described") == described \
+            and doc_id in by_doc:
         work.documents[doc_id] = old
         work.nodes[doc_id], work.vectors[doc_id] = by_doc[doc_id]
         report.unchanged.append(doc_id)
         return
-    metadata = {"document_id": doc_id, **manifest.describe(path)}
-    metadata["file_name"] = _shown(Path(path.name))
     try:
         documents = load_file(path, {k: v for k, v in metadata.items() if v}, max_bytes)
     except LoadError as exc:
         report.skipped.append((_shown(path), str(exc)))
+        return
+    except Exception as exc:  # noqa: BLE001 - whatever a reader library raises, the run goes on
+        logger.warning("reading %s failed: %r", path, exc)
+        report.skipped.append((_shown(path), f"lecture impossible : erreur inattendue "
+                                             f"({type(exc).__name__})"))
         return
     signature = fingerprint(" ".join(d.text for d in documents))
     others = {**previous.documents, **work.documents}
@@ -185,13 +236,14 @@ def _ingest_file(path: Path, previous: Snapshot, by_doc: dict, work: _Work,
                 similarity(signature, other["fingerprint"]) >= DUPLICATE_THRESHOLD:
             report.duplicates.append((_shown(path), other_id))
             return
-    nodes = split(documents, count, chunk_size, chunk_overlap, limit)
+    nodes = split(documents, model.count, chunk_size, chunk_overlap, model.limit)
     first = documents[0].metadata
     work.documents[doc_id] = {
         **{k: first.get(k) for k in ("title", "type", "published", "publisher", "url")},
         "document_id": doc_id, "file_name": _shown(Path(path.name)),
         "source_path": _shown(path.resolve()),
-        "sha256": digest, "pages": len(documents) if "page" in first else None,
+        "sha256": digest, "described": described,
+        "pages": len(documents) if "page" in first else None,
         "chunks": len(nodes), "fingerprint": signature,
     }
     work.nodes[doc_id] = nodes
@@ -199,8 +251,8 @@ def _ingest_file(path: Path, previous: Snapshot, by_doc: dict, work: _Work,
     report.indexed.append(doc_id)
 
 
-def _embed_pending(work: _Work, embedder, progress) -> None:
-    vectors = _embed_texts([embed_text(n) for n in work.pending], embedder, progress,
+def _embed_pending(work: _Work, model: _Model, progress) -> None:
+    vectors = _embed_texts([embed_text(n) for n in work.pending], model, progress,
                            "Calcul des vecteurs", batch=32)
     computed = {n.node_id: v for n, v in zip(work.pending, vectors, strict=True)}
     for doc_id, nodes in work.nodes.items():
@@ -208,12 +260,12 @@ def _embed_pending(work: _Work, embedder, progress) -> None:
             work.vectors[doc_id] = np.array([computed[n.node_id] for n in nodes], np.float32)
 
 
-def _embed_sentences(snapshot: Snapshot, known: dict[str, np.ndarray], embedder,
+def _embed_sentences(snapshot: Snapshot, known: dict[str, np.ndarray], model: _Model,
                      progress) -> int:
     """Embed the quotable sentences of every chunk once, here, rather than per question."""
     wanted = dict.fromkeys(s for n in snapshot.nodes for s in answer_sentences(n.get_content()))
     missing = [s for s in wanted if s not in known]
-    computed = dict(zip(missing, _embed_texts(missing, embedder, progress,
+    computed = dict(zip(missing, _embed_texts(missing, model, progress,
                                               "Vecteurs des phrases", batch=64), strict=True))
     snapshot.sentences = {s: known[s] if s in known else computed[s] for s in wanted}
     return len(missing)
@@ -222,15 +274,19 @@ def _embed_sentences(snapshot: Snapshot, known: dict[str, np.ndarray], embedder,
 def _tag_sentences(snapshot: Snapshot, known: dict[str, SentenceTags]) -> int:
     """Tag the quotable sentences once (spaCy is not run per question); reuse known tags."""
     missing = [s for s in snapshot.sentences if s not in known]
-    computed = dict(zip(missing, tag_sentences(missing), strict=True))
+    computed = dict(zip(missing, tag_sentences(missing), strict=True)) if missing else {}
     snapshot.sentence_tags = {s: known[s] if s in known else computed[s]
                               for s in snapshot.sentences}
     return len(missing)
 
 
-def _embed_texts(texts: list[str], embedder, progress, label: str, batch: int) -> np.ndarray:
+def _embed_texts(texts: list[str], model: _Model, progress, label: str,
+                 batch: int) -> np.ndarray:
     """Vectors of `texts`, in their order. Embedded sorted by length: a batch is padded to its
     longest text, so this halves the work."""
+    if not texts:
+        return np.zeros((0, model.dimension), np.float32)
+    embedder = model.embedder
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     vectors = np.zeros((len(texts), dimension(embedder)), np.float32)
     task = progress.add_task(label, total=len(texts)) if progress and texts else None
@@ -242,10 +298,9 @@ def _embed_texts(texts: list[str], embedder, progress, label: str, batch: int) -
     return vectors
 
 
-def _assemble(work: _Work, settings: dict, embedder) -> Snapshot:
+def _assemble(work: _Work, settings: dict, dim: int) -> Snapshot:
     doc_ids = sorted(work.documents)
     nodes = [n for d in doc_ids for n in work.nodes[d]]
-    dim = dimension(embedder)
     rows = [work.vectors[d].reshape(-1, dim) for d in doc_ids]
     vectors = np.concatenate(rows) if rows else np.zeros((0, dim), np.float32)
     meta = {**settings, "embedding_dim": dim, "documents": {d: work.documents[d] for d in doc_ids}}

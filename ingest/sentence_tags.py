@@ -22,6 +22,8 @@ _NUMBER_WORDS = ("deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treiz
 QUANTITY = re.compile(
     rf"(?:(?<!article )(?<!n° )(?<!L\. )(?<!R\. )(?<!D\. )\b(?!(?:19|20)\d\d\b)\d[\d  .,]*"
     rf"|\b(?:{_NUMBER_WORDS})s?)\s?(?:%|€|(?!(?:{_MONTHS})\b)[a-zà-ÿ]{{3,}})", re.I)
+# « Signalements traités : 312. »: a table row read as « key : value » states a quantity too.
+KEY_NUMBER = re.compile(r":\s*\d[\d  .,]*\s*(?:%|€)?\s*\.?$")
 DURATION = re.compile(rf"\b(?:\d+|{_NUMBER_WORDS}|un|une)\s+(?:ans?|années?|mois|semaines?|jours?)"
                       r"\b|\bpluriannuel|\bjusqu'(?:en|au|à)\b", re.I)
 # « X est un… », « X désigne… », « X vise à… »: a sentence that says what something is or does.
@@ -99,7 +101,8 @@ def _tags(text: str, doc) -> SentenceTags:
     return SentenceTags(
         words=words, has_verb=has_verb, heading=heading, fragment=fragment,
         caption=bool(_CAPTION.match(stripped) or _TOC.search(stripped) and not has_verb),
-        quantity=bool(QUANTITY.search(stripped)), date=bool(DATE.search(stripped)),
+        quantity=bool(QUANTITY.search(stripped) or KEY_NUMBER.search(stripped)),
+        date=bool(DATE.search(stripped)),
         duration=bool(DURATION.search(stripped)), person="PER" in labels,
         organisation="ORG" in labels, place="LOC" in labels,
         defines=bool(DEFINES.search(stripped)),

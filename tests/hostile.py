@@ -614,7 +614,11 @@ def _links_and_special_files(w: _Writer, folder: Path) -> None:
 
 
 def _unsupported(w: _Writer) -> None:
-    for name, data in {"tableur.xlsx": b"PK\x03\x04", "document.docx": b"PK\x03\x04",
+    # Office files that are not what they claim (a bare zip header, random bytes): refused
+    for name in ("document.docx", "notes.odt", "diaporama.pptx"):
+        w.add(f"formats/casses/{name}", b"PK\x03\x04" + os.urandom(200), "Office corrompu",
+              {SKIPPED}, r"illisible|corromp")
+    for name, data in {"tableur.xlsx": b"PK\x03\x04",
                        "programme.exe": b"MZ\x90\x00", "sans-extension": b"texte",
                        "archive.tar.gz": b"\x1f\x8b\x08\x00", ".cache.txt": b"cache",
                        "image.PNG": b"\x89PNG"}.items():

@@ -109,7 +109,7 @@ def test_image_only_pdf_asks_for_ocr(tmp_path):
     pdf.rect(50, 50, 300, 300, fill=1)  # a drawing, no text layer
     pdf.showPage()
     pdf.save()
-    with pytest.raises(LoadError, match="aucun texte extractible, OCR nécessaire"):
+    with pytest.raises(LoadError, match="aucun texte extractible, même par OCR"):
         load_file(path, {}, 50 * MB)
 
 

@@ -144,6 +144,33 @@ def test_bad_files_are_reported_by_name_and_the_run_goes_on(tmp_path, embedder):
     assert report.failed
 
 
+def test_a_reader_library_that_crashes_skips_its_file_only(tmp_path, models_dir):
+    """The defect of a plain install with lxml 6: justext (through trafilatura) imports
+    `lxml.html.clean`, which is missing. Reproduced by blocking that import in a real run."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copy(ROOT / "tests/data/rapport-activites-exemple.html", folder)
+    shutil.copy(ROOT / "corpus/2023-03-29_assemblee-generale-bilan-2022.txt", folder)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import sys\nsys.modules['lxml.html.clean'] = None\n")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "models").symlink_to(models_dir)
+    env = {**os.environ, "IREV_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": f"{site}{os.pathsep}{ROOT}", "COLUMNS": "200"}
+    result = subprocess.run(_ingest_command(data_dir, folder), env=env, cwd=ROOT, text=True,
+                            capture_output=True, timeout=600)
+    assert result.returncode == 1, result.stderr[-2000:]  # a file was skipped: said in the code
+    printed = result.stdout + result.stderr
+    assert "rapport-activites-exemple.html" in printed
+    assert "lecture impossible" in printed
+    assert "Lecture des fichiers : 2/2 (100 %)" in printed  # not a terminal: plain lines
+    assert "Traceback" not in result.stdout
+    documents = read_snapshot(data_dir / "index").documents
+    assert list(documents) == ["2023-03-29_assemblee-generale-bilan-2022.txt"]
+
+
 def _indexed_data_dir(tmp_path: Path, corpus: Path, embedder, models_dir: Path) -> Path:
     """A data dir (sharing the converted model) whose index holds `corpus`."""
     data_dir = tmp_path / "data"

@@ -22,8 +22,9 @@ def test_folding_and_punctuation():
     assert simplify("L’ANRU Métropole") == "l'anru metropole"
 
 
-@pytest.mark.parametrize("number, key", [("L. 2143-1", "l2143-1"), ("L.\u00a02143\u20111", "l2143-1"),
-                                         ("1er", "1"), ("premier", "1"), ("R*304-1", "r304-1")])
+@pytest.mark.parametrize("number, key", [
+    ("L. 2143-1", "l2143-1"), ("L.\u00a02143\u20111", "l2143-1"), ("1er", "1"), ("premier", "1"),
+    ("R*304-1", "r304-1")])
 def test_article_keys(number, key):
     assert article_key(number) == key
 

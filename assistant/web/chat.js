@@ -96,10 +96,12 @@
     return Number.isNaN(date.getTime()) ? value : (day ? DAYS : MONTHS).format(date);
   }
 
-  /** "page 3", "article L. 2143-1", a section title: where the passage is in its document. */
+  /** "page 3", "diapositive 2", "article L. 2143-1", a section title: where the cited sentence
+   *  is in its document. */
   function locate(citation) {
     const parts = [];
-    if (citation.page) parts.push(`page ${citation.page}`);
+    if (citation.location) parts.push(citation.location);
+    else if (citation.page) parts.push(`page ${citation.page}`);
     // The section usually names the article in full ("Article L2143-1 (Code …)"); the bare
     // article id ("l2143-1") is the fallback.
     if (citation.section) parts.push(citation.section);
