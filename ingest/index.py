@@ -17,6 +17,8 @@ A writer builds into a fresh folder and only then swaps CURRENT, so a crash or `
 point leaves the previous build loadable and complete.
 """
 
+from __future__ import annotations
+
 import fcntl
 import json
 import os
@@ -27,12 +29,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from llama_index.core.schema import TextNode
 
-from ingest.lexical import LexicalIndex
 from ingest.sentence_tags import SentenceTags
+
+if TYPE_CHECKING:  # llama-index and bm25s take 2-3 s to import: not for a run with nothing to do
+    from llama_index.core.schema import TextNode
+
 
 FORMAT_VERSION = 1
 
@@ -174,6 +179,8 @@ def _write_files(build: Path, snapshot: Snapshot) -> None:
     (build / "sentence_tags.json").write_text(json.dumps(
         [[text, tags.to_list()] for text, tags in snapshot.sentence_tags.items()],
         ensure_ascii=False), "utf-8")
+    from ingest.lexical import LexicalIndex
+
     lexical = LexicalIndex.build([n.get_content() for n in nodes], [n.node_id for n in nodes])
     (build / "bm25").mkdir()
     lexical.save(build / "bm25")
@@ -249,6 +256,8 @@ class HybridIndex:
         storage = StorageContext.from_defaults(vector_store=store, persist_dir=storage_dir)
         self.vector_index = load_index_from_storage(storage, embed_model=embedder)
         self.embedder = embedder
+        from ingest.lexical import LexicalIndex
+
         self.lexical = LexicalIndex.load(build / "bm25")
         docstore = storage.docstore
         self.nodes: dict[str, TextNode] = {i: docstore.get_node(i) for i in self.lexical.node_ids}

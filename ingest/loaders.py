@@ -6,8 +6,10 @@ Every failure is a `LoadError` whose message is French and meant for the ingest 
 import logging
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from llama_index.core import Document
+if TYPE_CHECKING:  # imported when a file is read: an unchanged re-run never needs llama-index
+    from llama_index.core import Document
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +30,17 @@ INLINE_DATA_IMAGE = re.compile(r"!\[[^\]]*\]\(data:[^)\s]*\)")
 ENCODED_RUN = re.compile(r"\S{1000,}")
 
 
+def _document(text: str, metadata: dict) -> "Document":
+    from llama_index.core import Document
+
+    return Document(text=text, metadata=metadata)
+
+
 class LoadError(Exception):
     """A file that cannot be ingested. The message is French: it goes to the user."""
 
 
-def load_file(path: Path, metadata: dict, max_bytes: int) -> list[Document]:
+def load_file(path: Path, metadata: dict, max_bytes: int) -> list["Document"]:
     """Load `path` into Documents carrying `metadata` (plus `page` for PDFs).
 
     >>> docs = load_file(Path("corpus/a.txt"), {"document_id": "a.txt"}, 50_000_000)
@@ -56,7 +64,7 @@ def load_file(path: Path, metadata: dict, max_bytes: int) -> list[Document]:
     raise LoadError(f"format non pris en charge ({suffix or 'sans extension'})")
 
 
-def load_pdf(path: Path, metadata: dict) -> list[Document]:
+def load_pdf(path: Path, metadata: dict) -> list["Document"]:
     from pypdf import PdfReader
     from pypdf.errors import (
         DependencyError,
@@ -96,7 +104,7 @@ def load_pdf(path: Path, metadata: dict) -> list[Document]:
     title = _pdf_title(reader) or _first_heading(next(text for text in pages if text.strip()))
     base = {"title": title, **metadata} if title else dict(metadata)
     return [
-        Document(text=text, metadata={**base, "page": number,
+        _document(text=text, metadata={**base, "page": number,
                                       **({"ocr": True} if number in scanned else {})})
         for number, text in enumerate(pages, start=1)
         if text.strip()
@@ -157,7 +165,7 @@ def _check_content_sizes(pages) -> None:
                             "de contenu décompressé")
 
 
-def load_html(path: Path, metadata: dict) -> list[Document]:
+def load_html(path: Path, metadata: dict) -> list["Document"]:
     import trafilatura
 
     html = _read_text(path)
@@ -170,10 +178,10 @@ def load_html(path: Path, metadata: dict) -> list[Document]:
     text = _without_encoded_data(text)
     found = trafilatura.extract_metadata(html)
     title = (found.title if found else None) or _first_line(text)
-    return [Document(text=text, metadata={"title": title, **metadata})]
+    return [_document(text=text, metadata={"title": title, **metadata})]
 
 
-def load_office(path: Path, metadata: dict) -> list[Document]:
+def load_office(path: Path, metadata: dict) -> list["Document"]:
     """Word, OpenDocument and PowerPoint files (see `ingest.office`)."""
     from ingest import office
 
@@ -183,7 +191,7 @@ def load_office(path: Path, metadata: dict) -> list[Document]:
         else:
             reader = office.load_docx if path.suffix.lower() == ".docx" else office.load_odt
             text, properties = reader(path)
-            documents = [Document(text=_without_encoded_data(text),
+            documents = [_document(text=_without_encoded_data(text),
                                   metadata={**properties, **metadata})] if text.strip() else []
     except office.OfficeError as exc:
         raise LoadError(str(exc)) from exc
@@ -194,14 +202,14 @@ def load_office(path: Path, metadata: dict) -> list[Document]:
     return documents
 
 
-def load_text(path: Path, metadata: dict) -> list[Document]:
+def load_text(path: Path, metadata: dict) -> list["Document"]:
     text = _read_text(path)
     if not text.strip():
         raise LoadError("aucun texte (fichier blanc)")
     text = _without_encoded_data(text)
     heading = re.search(r"^#\s+(.+)$", text, flags=re.M)
     title = heading.group(1).strip() if heading else _first_line(text)
-    return [Document(text=text, metadata={"title": title, **metadata})]
+    return [_document(text=text, metadata={"title": title, **metadata})]
 
 
 def _without_encoded_data(text: str) -> str:

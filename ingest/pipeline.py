@@ -1,5 +1,7 @@
 """Ingestion: files -> loaders -> chunks -> embeddings -> a new index build, incrementally."""
 
+from __future__ import annotations
+
 import hashlib
 import json
 import logging
@@ -9,19 +11,30 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import TextNode
 
 from ingest import manifest
-from ingest.chunking import embed_text, split
 from ingest.dedup import fingerprint, similarity
 from ingest.embedding import dimension, max_tokens, token_counter
-from ingest.index import Snapshot, read_snapshot, write_build, write_lock
+from ingest.index import (
+    IndexFailure,
+    Snapshot,
+    current_build,
+    read_meta,
+    read_snapshot,
+    write_build,
+    write_lock,
+)
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_file
 from ingest.sentence_tags import SentenceTags, tag_sentences
 from ingest.text import answer_sentences
+
+if TYPE_CHECKING:  # llama-index is imported only when something must be chunked or embedded:
+    # an unchanged re-run reads hashes and metadata, in well under a second
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.schema import TextNode
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +70,7 @@ class _Work:
     nodes: dict[str, list[TextNode]] = field(default_factory=dict)
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     pending: list[TextNode] = field(default_factory=list)
+    duplicates: dict[str, str] = field(default_factory=dict)  # file digest → the kept document
 
 
 class _Model:
@@ -71,7 +85,7 @@ class _Model:
     @cached_property
     def embedder(self) -> BaseEmbedding:
         given = self._given
-        return given if isinstance(given, BaseEmbedding) else given()
+        return given if hasattr(given, "get_text_embedding_batch") else given()
 
     @cached_property
     def count(self) -> Callable[[str], int]:
@@ -100,17 +114,19 @@ def run(paths: list[Path], index_dir: Path, embedder, *, model_name: str, chunk_
     settings = {"embed_model": model_name, "chunk_size": chunk_size, "chunk_overlap": chunk_overlap}
     manifest.clear_cache()
     with write_lock(index_dir):
+        files = _identify(list(_scan(paths, report)), report)
+        if not delete and _nothing_changed(files, index_dir, settings, prune, report):
+            report.seconds = time.perf_counter() - started
+            return report
         previous = read_snapshot(index_dir)
         reusable = all(previous.meta.get(k) == v for k, v in settings.items())
         work = _Work()
         by_doc = _group_previous(previous) if reusable else {}
         model = _Model(embedder, previous.meta.get("embedding_dim") if reusable else None)
-        files = list(_scan(paths, report))
-        twins = _twins(files)
         task = progress.add_task("Lecture des fichiers", total=len(files)) if progress else None
-        for path in files:
-            _ingest_file(path, previous, by_doc, work, report, model, chunk_size, chunk_overlap,
-                         max_bytes, twins.get(path.stem.lower(), ()))
+        for file in files:
+            _ingest_file(file, previous, by_doc, work, report, model, chunk_size, chunk_overlap,
+                         max_bytes)
             if progress:
                 progress.advance(task)
         seen = set(work.documents)
@@ -129,10 +145,76 @@ def run(paths: list[Path], index_dir: Path, embedder, *, model_name: str, chunk_
         report.chunks = len(snapshot.nodes)
         report.pages = sum(d.get("pages") or 0 for d in work.documents.values())
         if report.indexed or report.removed or report.sentences_embedded \
-                or report.sentences_tagged or not previous.meta:
+                or report.sentences_tagged or not previous.meta \
+                or snapshot.meta["duplicates"] != previous.meta.get("duplicates", {}):
             report.build = write_build(index_dir, snapshot).name
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass
+class _File:
+    """A file of this run, as identified before anything is read: what decides if it changed."""
+
+    path: Path
+    doc_id: str
+    digest: str  # of its bytes
+    metadata: dict
+    described: str  # a hash of its metadata (manifest, sidecars, twins)
+
+
+def _identify(paths: list[Path], report: IngestReport) -> list[_File]:
+    twins = _twins(paths)
+    files, taken = [], set()
+    for path in paths:
+        doc_id = manifest.document_id(path)
+        if doc_id in taken:  # same file name in two folders
+            doc_id = f"{manifest.document_id(path.parent)}-{doc_id}"
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            report.skipped.append((_shown(path), f"illisible ({exc.strerror})"))
+            continue
+        taken.add(doc_id)
+        others = tuple(t for t in twins.get(path.stem.lower(), ()) if t != path)
+        metadata = {"document_id": doc_id, **manifest.describe(path, others),
+                    "file_name": _shown(Path(path.name))}
+        # A title or date changed in the manifest or a sidecar changes the document too: the
+        # title is embedded with every chunk.
+        described = hashlib.sha256(json.dumps(metadata, sort_keys=True).encode()).hexdigest()
+        files.append(_File(path, doc_id, digest, metadata, described[:16]))
+    return files
+
+
+def _nothing_changed(files: list[_File], index_dir: Path, settings: dict, prune: bool,
+                     report: IngestReport) -> bool:
+    """True (and the report filled) when every file is indexed as it is, or a known duplicate,
+    with the same settings: then nothing is loaded, chunked, embedded or written."""
+    build = current_build(index_dir)
+    if build is None or not (build / "sentence_tags.json").is_file():
+        return False
+    try:
+        meta = read_meta(index_dir)
+    except (IndexFailure, OSError, ValueError):
+        return False
+    documents, duplicates = meta.get("documents", {}), meta.get("duplicates", {})
+    if report.skipped or any(meta.get(k) != v for k, v in settings.items()):
+        return False
+    unchanged, copies = [], []
+    for file in files:
+        old = documents.get(file.doc_id)
+        if old and old.get("sha256") == file.digest and old.get("described") == file.described:
+            unchanged.append(file.doc_id)
+        elif duplicates.get(file.digest) in documents:
+            copies.append((_shown(file.path), duplicates[file.digest]))
+        else:
+            return False
+    if prune and set(documents) - set(unchanged):
+        return False
+    report.unchanged, report.duplicates = unchanged, copies
+    report.chunks = sum(d.get("chunks") or 0 for d in documents.values())
+    report.pages = sum(d.get("pages") or 0 for d in documents.values())
+    return True
 
 
 def _twins(files: list[Path]) -> dict[str, tuple[Path, ...]]:
@@ -195,29 +277,23 @@ def _group_previous(previous: Snapshot) -> dict[str, tuple[list[TextNode], np.nd
             for doc, rows in grouped.items()}
 
 
-def _ingest_file(path: Path, previous: Snapshot, by_doc: dict, work: _Work,
+def _ingest_file(file: _File, previous: Snapshot, by_doc: dict, work: _Work,
                  report: IngestReport, model: _Model, chunk_size: int, chunk_overlap: int,
-                 max_bytes: int, twins: tuple[Path, ...]) -> None:
-    doc_id = manifest.document_id(path)
-    if doc_id in work.documents:  # same file name in two folders
-        doc_id = f"{manifest.document_id(path.parent)}-{doc_id}"
-    try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        report.skipped.append((_shown(path), f"illisible ({exc.strerror})"))
-        return
-    metadata = {"document_id": doc_id,
-                **manifest.describe(path, tuple(t for t in twins if t != path))}
-    metadata["file_name"] = _shown(Path(path.name))
-    # A title or date changed in the manifest or a sidecar changes the document too: the title
-    # is embedded with every chunk.
-    described = hashlib.sha256(json.dumps(metadata, sort_keys=True).encode()).hexdigest()[:16]
+                 max_bytes: int) -> None:
+    from ingest.chunking import split
+
+    path, doc_id, digest, metadata = file.path, file.doc_id, file.digest, file.metadata
     old = previous.documents.get(doc_id)
-    if old and old["sha256"] == digest and old.get("described") == described \
+    if old and old["sha256"] == digest and old.get("described") == file.described \
             and doc_id in by_doc:
         work.documents[doc_id] = old
         work.nodes[doc_id], work.vectors[doc_id] = by_doc[doc_id]
         report.unchanged.append(doc_id)
+        return
+    kept = previous.meta.get("duplicates", {}).get(digest)
+    if kept and kept in work.documents:  # a known copy of a document kept in this run
+        report.duplicates.append((_shown(path), kept))
+        work.duplicates[digest] = kept
         return
     try:
         documents = load_file(path, {k: v for k, v in metadata.items() if v}, max_bytes)
@@ -235,6 +311,7 @@ def _ingest_file(path: Path, previous: Snapshot, by_doc: dict, work: _Work,
         if other_id != doc_id and other.get("fingerprint") and \
                 similarity(signature, other["fingerprint"]) >= DUPLICATE_THRESHOLD:
             report.duplicates.append((_shown(path), other_id))
+            work.duplicates[digest] = other_id
             return
     nodes = split(documents, model.count, chunk_size, chunk_overlap, model.limit)
     first = documents[0].metadata
@@ -242,7 +319,7 @@ def _ingest_file(path: Path, previous: Snapshot, by_doc: dict, work: _Work,
         **{k: first.get(k) for k in ("title", "type", "published", "publisher", "url")},
         "document_id": doc_id, "file_name": _shown(Path(path.name)),
         "source_path": _shown(path.resolve()),
-        "sha256": digest, "described": described,
+        "sha256": digest, "described": file.described,
         "pages": len(documents) if "page" in first else None,
         "chunks": len(nodes), "fingerprint": signature,
     }
@@ -252,6 +329,8 @@ def _ingest_file(path: Path, previous: Snapshot, by_doc: dict, work: _Work,
 
 
 def _embed_pending(work: _Work, model: _Model, progress) -> None:
+    from ingest.chunking import embed_text
+
     vectors = _embed_texts([embed_text(n) for n in work.pending], model, progress,
                            "Calcul des vecteurs", batch=32)
     computed = {n.node_id: v for n, v in zip(work.pending, vectors, strict=True)}
@@ -303,5 +382,7 @@ def _assemble(work: _Work, settings: dict, dim: int) -> Snapshot:
     nodes = [n for d in doc_ids for n in work.nodes[d]]
     rows = [work.vectors[d].reshape(-1, dim) for d in doc_ids]
     vectors = np.concatenate(rows) if rows else np.zeros((0, dim), np.float32)
-    meta = {**settings, "embedding_dim": dim, "documents": {d: work.documents[d] for d in doc_ids}}
+    meta = {**settings, "embedding_dim": dim, "documents": {d: work.documents[d] for d in doc_ids},
+            "duplicates": {digest: kept for digest, kept in work.duplicates.items()
+                           if kept in work.documents}}
     return Snapshot(meta=meta, nodes=nodes, vectors=vectors)

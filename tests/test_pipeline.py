@@ -47,6 +47,27 @@ def test_ingest_then_rerun_reembeds_nothing(corpus, tmp_path, embedder):
     assert time.perf_counter() - started < 10
 
 
+def test_an_unchanged_rerun_never_loads_the_model_and_a_new_title_reindexes(corpus, tmp_path,
+                                                                           embedder):
+    index_dir = tmp_path / "index"
+    first = ingest([corpus], index_dir, embedder)
+
+    def refuse():
+        raise AssertionError("the model was loaded although nothing changed")
+
+    again = run([corpus], index_dir, refuse, model_name=DEFAULT_MODEL_NAME)
+    assert sorted(again.unchanged) == sorted(first.indexed) and again.build is None
+    assert again.chunks == first.chunks
+    manifest = corpus / "manifest.csv"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        "L'assemblée générale de l'IREV adopte le bilan 2022",
+        "Bilan 2022 adopté par l'assemblée générale"), encoding="utf-8")
+    renamed = ingest([corpus], index_dir, lambda: embedder)
+    assert renamed.indexed == ["2023-03-29_assemblee-generale-bilan-2022.txt"]
+    assert read_snapshot(index_dir).documents[renamed.indexed[0]]["title"] == \
+        "Bilan 2022 adopté par l'assemblée générale"
+
+
 def test_quotable_sentences_are_embedded_once_at_ingest(corpus, tmp_path, embedder):
     """The extractive answerer quotes `answer_sentences` of the chunks: ingest stores exactly
     those with the vectors the embedder gives them, and a changed file embeds only its new ones."""
