@@ -39,7 +39,7 @@ class Retriever:
         order = sorted(fused, key=lambda i: (-fused[i], -dense_scores.get(i, 0.0)))
         order = _pin_references(query, order, index)
         return [
-            _hit(index.nodes[i], fused.get(i, 0.0), dense_scores.get(i), lexical_scores.get(i))
+            as_hit(index.nodes[i], fused.get(i, 0.0), dense_scores.get(i), lexical_scores.get(i))
             for i in order[:k]
         ]
 
@@ -72,7 +72,9 @@ def _chunk_index(node: TextNode) -> int:
     return int(node.metadata.get("chunk_index", 0))
 
 
-def _hit(node: TextNode, score: float, dense: float | None, lexical: float | None) -> SearchHit:
+def as_hit(node: TextNode, score: float = 0.0, dense: float | None = None,
+           lexical: float | None = None) -> SearchHit:
+    """A stored chunk as retrieval returns it."""
     meta = node.metadata
     return SearchHit(
         node_id=node.node_id, document_id=meta["document_id"], title=meta.get("title") or "",

@@ -1,0 +1,126 @@
+"""The default answer step: no LLM, no network. The learned selector scores every quotable
+sentence of the retrieved passages; the best one is quoted whole with the number of its passage,
+a second only when it is nearly as likely and says something else; below the calibrated
+threshold the assistant abstains."""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.features import ANAPHORA, Candidate, analyse_question, features
+from assistant.live_index import LiveIndex
+from assistant.schema import SearchHit
+from assistant.selector import Selector
+from ingest.text import answer_sentences, tokenize
+
+
+@dataclass
+class Chosen:
+    sentence: str
+    n: int  # 1-based passage number
+
+
+def candidates(hits: list[SearchHit], index: LiveIndex,
+               keep_all: bool = False) -> list[Candidate]:
+    """The quotable sentences of the passages. Never a heading, a caption, the document's title
+    echoed, or a sentence that gives orders to the assistant (unless `keep_all`, for baselines)."""
+    pairs = []
+    for n, hit in enumerate(hits, start=1):
+        sentences = answer_sentences(hit.text)
+        pairs += [(n, hit, position, sentence, sentences[position - 1] if position else None)
+                  for position, sentence in enumerate(sentences)]
+    if not pairs:
+        return []
+    texts = [p[3] for p in pairs]
+    vectors = index.sentence_vectors(texts)
+    tags = index.sentence_tags(texts)
+    found = []
+    for (n, hit, position, sentence, previous), vector, tag in zip(pairs, vectors, tags,
+                                                                     strict=True):
+        if not keep_all and (tag.heading or tag.caption or tag.addresses_assistant or
+                             _squash(sentence) == _squash(hit.title)):
+            continue
+        found.append(Candidate(sentence, n, hit, vector, tag, position,
+                               index.passage_vector(hit.node_id), previous))
+    return found
+
+
+def score(question: str, hits: list[SearchHit], index: LiveIndex,
+          similarity: np.ndarray | None = None) -> tuple[list[Candidate], np.ndarray]:
+    """Candidates and their feature rows (one per candidate, `assistant.features.FEATURES`);
+    `similarity`: the selector's learned weights over the question and sentence vectors."""
+    found = candidates(hits, index)
+    if not found:
+        return [], np.zeros((0, 0))
+    analysed = analyse_question(question, index.idf, index.embed_query(question))
+    return found, features(analysed, found, similarity)
+
+
+def answer(question: str, hits: list[SearchHit], index: LiveIndex,
+           selector: Selector) -> list[Chosen]:
+    """The sentences to quote, best first; empty when the documents do not hold the answer."""
+    found, rows = score(question, hits, index, selector.similarity)
+    if not found:
+        return []
+    words = [set(tokenize(c.sentence)) for c in found]
+
+    def overlap(i: int, j: int) -> float:
+        return len(words[i] & words[j]) / max(1, min(len(words[i]), len(words[j])))
+
+    chosen, _ = selector.choose(rows, overlap)
+    quotable = {(c.n, c.sentence) for c in found}
+    quoted = {found[i].sentence for i in chosen}
+    answers = []
+    for i in chosen:
+        c = found[i]
+        text = c.sentence
+        # « Il s'agit de promenades… » says nothing alone: quote the sentence it leans on too
+        if ANAPHORA.match(text) and c.previous and (c.n, c.previous) in quotable \
+                and c.previous not in quoted:
+            text = f"{c.previous} {text}"
+        answers.append(Chosen(text, c.n))
+    return answers
+
+
+def quote_unit(article: str, hits: list[SearchHit], max_sentences: int = 3) -> list[Chosen]:
+    """« Que dit l'article 7 ? »: the opening sentences of that article, as indexed."""
+    numbered = [(n, h) for n, h in enumerate(hits, start=1) if h.article == article]
+    if not numbered:
+        return []
+    n, first = min(numbered, key=lambda pair: pair[1].node_id)  # node ids follow text order
+    return [Chosen(s, n) for s in answer_sentences(first.text)[:max_sentences]]
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\W+", " ", text).strip().lower()
+
+
+_MARKUP = [
+    (re.compile(r"!?\[([^\]]*)\]\([^)]*\)"), r"\1"),  # Markdown links and images
+    (re.compile(r"<[^>]{1,200}>"), ""),  # leftover HTML tags
+    (re.compile(r"\*\*([^*]+?)\*\*"), r"\1"),  # **bold**
+    (re.compile(r"`([^`]+)`"), r"\1"),  # `code`
+    (re.compile(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # *emphasis*
+    (re.compile(r"^#{1,6}\s*"), ""),  # a heading marker
+    (re.compile(r"\s*\|\s*"), " ; "),  # table cells
+]
+
+
+def clean(sentence: str) -> str:
+    """The sentence as a reader should see it: no leftover markup."""
+    for pattern, replacement in _MARKUP:
+        sentence = pattern.sub(replacement, sentence)
+    return re.sub(r"\s{2,}", " ", sentence).strip(" ;")
+
+
+def compose(chosen: list[Chosen]) -> str:
+    """« Phrase [n]. » sentences, in order of relevance."""
+    parts = []
+    for c in chosen:
+        body = clean(c.sentence).rstrip(" ;:,")
+        if not body.endswith((".", "!", "?", "»", ")")):
+            body += "."
+        match = re.match(r"^(.*?)([.!?]?)$", body, re.S)
+        parts.append(f"{match.group(1)} [{c.n}]{match.group(2)}")
+    return " ".join(parts)
