@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     chunk_size: int = 300  # tokens of the embedder's own tokenizer, prefix and title included
     chunk_overlap: int = 40
     max_file_mb: float = 50.0
+    crawl_delay: float = 1.0  # seconds between two requests to a web site (irev ingest URL)
 
     top_k: int = 8  # passages the answer may draw on (only the cited ones are returned)
     fusion: str = "rrf"  # "rrf" | "dense" | "bm25"

@@ -26,12 +26,14 @@ def _settings() -> Settings:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path] | None,
-                     typer.Argument(help="Fichiers ou dossiers à indexer.")] = None,
+    paths: Annotated[list[str] | None, typer.Argument(
+        help="Fichiers ou dossiers à indexer, ou adresses web (une page, un sitemap.xml, un "
+             "flux RSS/Atom).")] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Retire de l'index les documents absents de ces chemins.")] = False,  # noqa: E501
     delete: Annotated[list[str] | None, typer.Option("--delete", help="Retire ce document (identifiant) de l'index.")] = None,  # noqa: E501
 ) -> None:
-    """Indexe des documents (PDF, HTML, Markdown, texte), de façon incrémentale."""
+    """Indexe des documents (PDF, Word, OpenDocument, PowerPoint, HTML, Markdown, texte, pages
+    web), de façon incrémentale."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from cli.progress import LineProgress
@@ -40,7 +42,14 @@ def ingest(
     from ingest.pipeline import run
 
     settings = _settings()
-    targets = paths if paths is not None else ([] if delete else [settings.corpus_dir])
+    given = paths if paths is not None else ([] if delete else [str(settings.corpus_dir)])
+    targets = [Path(p) for p in given if not p.startswith(("http://", "https://"))]
+    removed: list[str] = []
+    for url in (p for p in given if p.startswith(("http://", "https://"))):
+        folder, gone = _crawl(url, settings)
+        targets.append(folder)
+        removed += gone
+
     def load() -> object:  # called by ingest only when something must be chunked or embedded
         return load_embedder(settings.embed_model, settings.models_dir, settings.embed_dtype)
 
@@ -54,7 +63,7 @@ def ingest(
                 targets, settings.index_dir, load, model_name=settings.embed_model,
                 chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
                 max_bytes=int(settings.max_file_mb * 1e6), prune=prune,
-                delete=tuple(delete or ()), progress=progress,
+                delete=(*(delete or ()), *removed), progress=progress,
             )
     except IndexFailure as exc:
         console.print(f"[red]Erreur :[/red] {exc}")
@@ -62,6 +71,23 @@ def ingest(
     _print_report(report)
     if report.failed or not (report.indexed or report.unchanged or delete):
         raise typer.Exit(code=1)
+
+
+def _crawl(url: str, settings: Settings) -> tuple[Path, list[str]]:
+    """Fetch a page, sitemap or feed into the web mirror; the ids of pages that left it."""
+    from ingest.manifest import document_id
+    from ingest.web import CrawlError, crawl
+
+    try:
+        found = crawl(url, settings.data_dir / "web", delay=settings.crawl_delay)
+    except CrawlError as exc:
+        console.print(f"[red]Erreur :[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+    console.print(f"Web : {len(found.fetched)} pages nouvelles ou modifiées, "
+                  f"{len(found.unchanged)} inchangées, {len(found.removed)} retirées")
+    for page, reason in found.refused:
+        console.print(f"[yellow]Page non récupérée :[/yellow] {page} ({reason})")
+    return found.folder, [document_id(found.folder / name) for name in found.removed]
 
 
 def _print_report(report) -> None:
