@@ -126,11 +126,13 @@ def _listed_pages(response: httpx.Response) -> list[str]:
     tag = tree.tag.rsplit("}", 1)[-1]
     if tag == "urlset":
         return [e.text.strip() for e in tree.iter() if e.tag.endswith("}loc") and e.text]
-    if tag == "rss":
-        return [e.text.strip() for e in tree.iter("link") if e.text]
-    if tag == "feed":
-        return [e.get("href") for e in tree.iter() if e.tag.endswith("}link") and e.get("href")
-                and e.get("rel", "alternate") == "alternate"]
+    if tag == "rss":  # the items' links, not the channel's (the site's home page)
+        return [link.text.strip() for item in tree.iter("item")
+                if (link := item.find("link")) is not None and link.text]
+    if tag == "feed":  # Atom: each entry's alternate link
+        return [link.get("href") for entry in tree if entry.tag.endswith("}entry")
+                for link in entry if link.tag.endswith("}link") and link.get("href")
+                and link.get("rel", "alternate") == "alternate"]
     return []
 
 

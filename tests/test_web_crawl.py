@@ -56,7 +56,8 @@ def site(tmp_path_factory):
     items = "".join(f"<item><title>{titles[n]}</title><link>{base}/{n}</link></item>"
                     for n in PAGES)
     (root / "flux.xml").write_text(f'<?xml version="1.0"?><rss version="2.0"><channel>'
-                                   f"<title>IREV</title>{items}</channel></rss>", "utf-8")
+                                   f"<title>IREV</title><link>{base}/</link>{items}"
+                                   "</channel></rss>", "utf-8")
     (root / "robots.txt").write_text(f"User-agent: *\nDisallow: /{PRIVATE}\n", "utf-8")
     yield root, base
     server.shutdown()
