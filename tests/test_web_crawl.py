@@ -120,6 +120,22 @@ def test_a_site_is_crawled_through_its_sitemap_answered_and_kept_up_to_date(
     assert len(read_snapshot(index_dir).documents) == 2
 
 
+def test_a_single_page_is_cited_by_its_canonical_url(site, tmp_path):
+    root, base = site
+    (root / "lens.html").write_text(
+        '<html><head><title>Le conseil citoyen de Lens</title><link rel="canonical" '
+        'href="https://www.irev.fr/actualites/conseil-citoyen-lens"><meta '
+        'property="article:published_time" content="2024-05-02"></head><body><article><h1>Le '
+        "conseil citoyen de Lens</h1><p>Le conseil citoyen de Lens s'est réuni pour la "
+        "première fois le 2 mai 2024 à la maison de quartier, avec vingt habitants tirés au "
+        "sort.</p></article></body></html>", "utf-8")
+    found = crawl(f"{base}/lens.html", tmp_path / "web", delay=0)
+    assert len(found.fetched) == 1
+    row = next(csv.DictReader((found.folder / "manifest.csv").open(encoding="utf-8")))
+    assert row["url"] == "https://www.irev.fr/actualites/conseil-citoyen-lens"
+    assert row["published"] == "2024-05-02" and row["title"] == "Le conseil citoyen de Lens"
+
+
 def test_a_feed_lists_the_pages_to_fetch(site, tmp_path):
     _root, base = site
     found = crawl(f"{base}/flux.xml", tmp_path / "web", delay=0)
