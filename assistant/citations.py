@@ -58,13 +58,14 @@ def check(answer: str, hits: list[SearchHit], embed: Embed | None = None) -> Che
         elif _MARKER.sub("", sentence).strip():
             removed.append(_MARKER.sub("", sentence).strip())
     order: dict[int, int] = {}
-    for _, numbers in kept:
+    quoted: dict[int, str] = {}  # passage number → the first sentence citing it
+    for bare, numbers in kept:
         for n in numbers:
             order.setdefault(n, len(order) + 1)
+            quoted.setdefault(n, bare)
     text = " ".join(
         _with_markers(bare, [order[n] for n in numbers]) for bare, numbers in kept
     )
-    quoted = _first_sentence_citing(kept)
     citations = [_citation(order[n], hits[n - 1], quoted[n]) for n in order]
     return Checked(text=text, citations=citations, removed=removed)
 
@@ -138,14 +139,6 @@ def _best_support(sentence: str, hits: list[SearchHit], embed: Embed | None) -> 
     if scores and max(scores) >= MIN_LEXICAL_SUPPORT:
         return int(np.argmax(scores)) + 1
     return None
-
-
-def _first_sentence_citing(kept: list[tuple[str, list[int]]]) -> dict[int, str]:
-    first: dict[int, str] = {}
-    for bare, numbers in kept:
-        for n in numbers:
-            first.setdefault(n, bare)
-    return first
 
 
 def sentence_page(hit: SearchHit, sentence: str | None) -> int | None:

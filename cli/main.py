@@ -43,9 +43,10 @@ def ingest(
 
     settings = _settings()
     given = paths if paths is not None else ([] if delete else [str(settings.corpus_dir)])
-    targets = [Path(p) for p in given if not p.startswith(("http://", "https://"))]
+    urls = [p for p in given if p.startswith(("http://", "https://"))]
+    targets = [Path(p) for p in given if p not in urls]
     removed: list[str] = []
-    for url in (p for p in given if p.startswith(("http://", "https://"))):
+    for url in urls:
         folder, gone = _crawl(url, settings)
         targets.append(folder)
         removed += gone
@@ -206,10 +207,9 @@ def _run_eval(dataset: Path, url: str | None, k: int, limit: int | None,
 
     from eval.datasets import load_dataset
     from eval.run import run_eval
-
-    settings = _settings()
     from eval.splits import irev_split
 
+    settings = _settings()
     questions = [q for q in load_dataset(dataset) if split is None or irev_split(q.id) == split]
     questions = questions[:limit]
     if url:

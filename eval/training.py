@@ -21,7 +21,7 @@ import pickle
 import random
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -83,8 +83,6 @@ class Group:
     labels: np.ndarray
     cosine: np.ndarray
     products: np.ndarray  # u ∘ v per candidate (float16), for the learned similarity
-    question: str = ""  # as searched (follow-ups rewritten), for a model that reads text
-    sentences: list[str] = field(default_factory=list)  # one per candidate
 
 
 # -- indexes -----------------------------------------------------------------------------------
@@ -173,7 +171,7 @@ def collect(index: LiveIndex, items: list[Item], progress: Callable[[], None] | 
         cosine = np.array([float(c.vector @ analysed.vector) for c in found])
         pairs = products(analysed, found).astype(np.float16) if found else np.zeros((0, 0))
         groups.append(Group(item.qid, item.source, item.split, labeler is not None, rows,
-                            labels, cosine, pairs, question, [c.sentence for c in found]))
+                            labels, cosine, pairs))
         if progress:
             progress()
     return groups

@@ -41,12 +41,12 @@ def describe(path: Path, twins: tuple[Path, ...] = ()) -> dict:
     """Metadata for one file: manifest row first, then its `.source.txt` sidecar, then those of
     its twins (the same document in another format, e.g. `loi.pdf` beside `legal/loi.md`),
     then inference."""
-    row = {k: v for k, v in _read_manifest(path.parent).get(path.name, {}).items() if v}
+    row: dict = {}
     for source in (path, *twins):
-        found = _read_manifest(source.parent).get(source.name, {}) if source != path else {}
-        for key, value in {**_read_sidecar(source), **found}.items():
-            if value:
-                row.setdefault(key, value)
+        for fields in (_read_manifest(source.parent).get(source.name, {}), _read_sidecar(source)):
+            for key, value in fields.items():
+                if value:
+                    row.setdefault(key, value)
     meta = {key: (row.get(key) or None) for key in FIELDS}
     meta["type"] = meta["type"] or infer_type(path.name, meta["title"] or "")
     meta["file_name"] = path.name

@@ -24,13 +24,15 @@ def _rows(table: list[list[str]]) -> Iterator[str]:
     if not table:
         return
     header = table[0] if len(table) > 1 and len(table[0]) > 1 and all(table[0]) else None
-    if header and len(header) == 2:  # a two-column table is a list of « key : value »
-        header = None
-        table = [[f"{row[0]} : {row[1]}" if len(row) > 1 and row[0] and row[1] else
-                  " ".join(filter(None, row))] for row in table[1:]]
     for row in table[1:] if header else table:
-        cells = [f"{name} : {value}" if header and name and name != value else value
-                 for name, value in zip(header or [""] * len(row), row, strict=False) if value]
+        if header and len(header) == 2:  # a two-column table is a list of « key : value »
+            pair = f"{row[0]} : {row[1]}" if len(row) > 1 and row[0] and row[1] else \
+                " ".join(filter(None, row))
+            cells = [pair] if pair else []
+        else:
+            cells = [f"{name} : {value}" if header and name and name != value else value
+                     for name, value in zip(header or [""] * len(row), row, strict=False)
+                     if value]
         if cells:
             # commas, not semicolons: sentence splitting cuts at « ; » before a capital
             yield ", ".join(cells) + ("" if cells[-1].endswith((".", ":", ";")) else ".")
@@ -167,10 +169,6 @@ def load_pptx(path: Path, metadata: dict) -> list[Document]:
             notes = slide.notes_slide.notes_text_frame.text.strip()
             if notes:
                 lines.append(" ".join(notes.split()))
-        if lines:
+        if lines:  # no title in the properties: `load_office` takes the first line
             documents.append(Document(text="\n\n".join(lines), metadata={**base, "page": number}))
-    if "title" not in base and documents:
-        first = documents[0].text.splitlines()[0].lstrip("# ").strip()
-        for d in documents:
-            d.metadata["title"] = first
     return documents

@@ -162,6 +162,11 @@ class _File:
     metadata: dict
     described: str  # a hash of its metadata (manifest, sidecars, twins)
 
+    def indexed_as(self, record: dict | None) -> bool:
+        """True when `record` (a build's entry for this document) is this file as it is now."""
+        return bool(record) and record.get("sha256") == self.digest \
+            and record.get("described") == self.described
+
 
 def _identify(paths: list[Path], report: IngestReport) -> list[_File]:
     twins = _twins(paths)
@@ -202,8 +207,7 @@ def _nothing_changed(files: list[_File], index_dir: Path, settings: dict, prune:
         return False
     unchanged, copies = [], []
     for file in files:
-        old = documents.get(file.doc_id)
-        if old and old.get("sha256") == file.digest and old.get("described") == file.described:
+        if file.indexed_as(documents.get(file.doc_id)):
             unchanged.append(file.doc_id)
         elif duplicates.get(file.digest) in documents:
             copies.append((_shown(file.path), duplicates[file.digest]))
@@ -284,8 +288,7 @@ def _ingest_file(file: _File, previous: Snapshot, by_doc: dict, work: _Work,
 
     path, doc_id, digest, metadata = file.path, file.doc_id, file.digest, file.metadata
     old = previous.documents.get(doc_id)
-    if old and old["sha256"] == digest and old.get("described") == file.described \
-            and doc_id in by_doc:
+    if file.indexed_as(old) and doc_id in by_doc:
         work.documents[doc_id] = old
         work.nodes[doc_id], work.vectors[doc_id] = by_doc[doc_id]
         report.unchanged.append(doc_id)
@@ -367,8 +370,8 @@ def _embed_texts(texts: list[str], model: _Model, progress, label: str,
         return np.zeros((0, model.dimension), np.float32)
     embedder = model.embedder
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    vectors = np.zeros((len(texts), dimension(embedder)), np.float32)
-    task = progress.add_task(label, total=len(texts)) if progress and texts else None
+    vectors = np.zeros((len(texts), model.dimension), np.float32)
+    task = progress.add_task(label, total=len(texts)) if progress else None
     for start in range(0, len(order), batch):
         rows = order[start:start + batch]
         vectors[rows] = embedder.get_text_embedding_batch([texts[i] for i in rows])

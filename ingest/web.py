@@ -57,22 +57,25 @@ def crawl(start: str, root: Path, delay: float = 1.0, timeout: float = 20.0,
     with httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=timeout,
                       follow_redirects=True, transport=transport) as client:
         fetcher = _Fetcher(client, delay)
-        try:
-            first = fetcher.get(start)
+        try:  # conditional when the start URL was a page last time
+            first = fetcher.get(start, _conditional(state.get(start), folder))
         except httpx.HTTPError as exc:
             raise CrawlError(f"adresse injoignable : {start} ({type(exc).__name__})") from exc
         if first.status_code >= 400:
             raise CrawlError(f"adresse refusée par le serveur : {start} (HTTP "
                              f"{first.status_code})")
-        pages = _listed_pages(first) or [start]
-        pages = list(dict.fromkeys(pages))[:MAX_PAGES]
+        listed = [] if first.status_code == 304 else _listed_pages(first)
         kept = {}
-        for url in pages:
+        if not listed and not fetcher.allowed(start):
+            report.refused.append((start, "interdit par robots.txt"))
+        elif not listed:  # the start URL is a page: this response is it, not fetched again
+            if record := _store(start, first, state.get(start), folder, report):
+                kept[start] = record
+        for url in list(dict.fromkeys(listed))[:MAX_PAGES]:
             if not fetcher.allowed(url):
                 report.refused.append((url, "interdit par robots.txt"))
                 continue
-            record = _fetch_page(fetcher, url, state.get(url), folder, report)
-            if record:
+            if record := _fetch_page(fetcher, url, state.get(url), folder, report):
                 kept[url] = record
     for url, record in state.items():
         if url not in kept and (folder / record["file"]).exists():
@@ -136,19 +139,30 @@ def _listed_pages(response: httpx.Response) -> list[str]:
     return []
 
 
-def _fetch_page(fetcher: _Fetcher, url: str, old: dict | None, folder: Path,
-                report: CrawlReport) -> dict | None:
+def _conditional(old: dict | None, folder: Path) -> dict:
+    """The validators of the copy we hold, if we still hold it."""
     headers = {}
     if old and (folder / old["file"]).exists():
         if old.get("etag"):
             headers["If-None-Match"] = old["etag"]
         if old.get("last_modified"):
             headers["If-Modified-Since"] = old["last_modified"]
+    return headers
+
+
+def _fetch_page(fetcher: _Fetcher, url: str, old: dict | None, folder: Path,
+                report: CrawlReport) -> dict | None:
     try:
-        response = fetcher.get(url, headers)
+        response = fetcher.get(url, _conditional(old, folder))
     except httpx.HTTPError as exc:
         report.refused.append((url, f"injoignable ({type(exc).__name__})"))
         return old  # a network hiccup does not remove a page
+    return _store(url, response, old, folder, report)
+
+
+def _store(url: str, response: httpx.Response, old: dict | None, folder: Path,
+           report: CrawlReport) -> dict | None:
+    """Keep a page's response in the mirror; its record for the crawl state and manifest."""
     if response.status_code == 304 and old:
         report.unchanged.append(url)
         return old
