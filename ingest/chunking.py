@@ -171,12 +171,26 @@ def _sections(documents: list[Document], count_tokens: TokenCounter,
             elif not line.strip():
                 flush()
             else:
-                if _BULLET.match(line):
+                if _BULLET.match(line) or paragraph and _stands_alone(paragraph[-1], line):
                     flush()
                 paragraph.append(line.strip())
         flush()
     if section.sentences:
         yield section
+
+
+# A short line without final punctuation, followed by a line that starts a sentence, is a title
+# of its own (« Préparer les contrats et renouveler les coopérations » above its first
+# paragraph), not the first half of a wrapped sentence: lines of a wrapped paragraph are long, or
+# end on a word that needs the next line (« de », « la », « et »…).
+_OPEN_END = re.compile(r"(?:[.!?:;,…»)\]]|\b(?:de|du|des|d'|l'|la|le|les|et|ou|à|au|aux|en|par|"
+                       r"pour|sur|dans|avec|un|une|que|qui|dont))\s*$", re.I)
+
+
+def _stands_alone(line: str, following: str) -> bool:
+    following = following.strip()
+    return (len(line.split()) <= 10 and not _OPEN_END.search(line)
+            and following[:1].isupper())
 
 
 def _sentences(text: str) -> list[str]:

@@ -113,3 +113,21 @@ def test_chunk_overlap_repeats_the_end_of_the_previous_chunk(count):
     assert len(nodes) >= 3
     last_sentence = nodes[0].text.split(". ")[-1]
     assert last_sentence.rstrip(".") in nodes[1].text
+
+
+def test_a_title_line_is_not_glued_to_the_paragraph_below_it(count):
+    from ingest.text import answer_sentences
+
+    text = ("Des temps de partage de l'actualité des institutions partenaires.\n"
+            "Préparer les contrats et renouveler les coopérations\n"
+            "En s'appuyant sur les évaluations, l'IREV propose un cycle de 5 journées.\n"
+            "Le contrat de ville est signé par le préfet, le maire et le président de la\n"
+            "métropole, pour une durée de six ans conformément à la loi du 21 février 2014.")
+    document = Document(text=text, metadata={"document_id": "d.txt", "title": "Cycle 2023"})
+    (node,) = split([document], count, 300, 40)
+    sentences = answer_sentences(node.text)
+    assert "Préparer les contrats et renouveler les coopérations" in sentences
+    assert any(s.startswith("En s'appuyant sur les évaluations") for s in sentences)
+    # a wrapped sentence stays whole
+    assert any(s.startswith("Le contrat de ville est signé") and s.endswith("2014.")
+               for s in sentences)
