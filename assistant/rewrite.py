@@ -189,6 +189,8 @@ def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool]]:
         before = doc[chunk.start - 1].lower_ if chunk.start else ""
         if before == "combien" or first in {"d'", "de"} and before == "combien":
             text = "les " + re.sub(r"^(?:de\s+|d')", "", text)
+        elif first == "combien":  # « Combien de quartiers prioritaires » as one chunk
+            text = "les " + re.sub(r"^combien\s+(?:de\s+|d')", "", text, flags=re.I)
         elif first in {"quel", "quelle", "quels", "quelles"}:
             text = _definite(span)
             if end < len(doc) and doc[end].pos_ in {"VERB", "AUX"}:  # « Quelle loi a créé X »
@@ -277,7 +279,11 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
                 return f"{before} {inverted.group(1)} {x}{text[inverted.end():]}"
             if inverted.group(1).lower() in {"est", "sont"} and not text[inverted.end():].strip():
                 return f"{before} {inverted.group(1)} {x}"
-            return f"{text[:inverted.start()]}{x} {text[inverted.start():]}"
+            # the subject goes before the verb's clitics: « … les quartiers se trouvent-ils »
+            clitics = re.search(r"(?:\b(?:ne|n'|se|s'|en|y|le|la|les|l'|lui|leur)\s*)+$",
+                                text[:inverted.start()], re.I)
+            at = clitics.start() if clitics else inverted.start()
+            return f"{text[:at]}{x} {text[at:]}"
     # subject pronoun first: « Elle dure combien de temps »
     subject = re.match(r"^(il|elle|ils|elles)\b", text, re.I)
     if subject:

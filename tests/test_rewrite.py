@@ -33,6 +33,9 @@ from assistant.rewrite import rewrite, standalone_turns
     ("Qu'est-ce que l'Observatoire national de la politique de la ville ?",
      "Que publie-t-il chaque année ?",
      "Que publie l'Observatoire national de la politique de la ville chaque année ?"),
+    ("Combien de quartiers prioritaires compte la région ?",
+     "Et dans combien de communes se trouvent-ils ?",
+     "Dans combien de communes les quartiers prioritaires se trouvent-ils ?"),
 ])
 def test_follow_up_becomes_stand_alone(previous, follow_up, expected):
     assert rewrite(follow_up, [previous]) == expected
