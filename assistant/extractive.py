@@ -23,12 +23,13 @@ class Chosen:
 
 def candidates(hits: list[SearchHit], index: LiveIndex,
                keep_all: bool = False) -> list[Candidate]:
-    """The quotable sentences of the passages. Never a heading, a caption, the document's title
-    echoed, or a sentence that gives orders to the assistant (unless `keep_all`, for baselines)."""
+    """The quotable sentences of the passages. Never a heading, a caption, a question (an FAQ's
+    « Qu'est-ce que… ? »), the document's title echoed, or a sentence that gives orders to the
+    assistant (unless `keep_all`, for baselines)."""
     pairs = []
     for n, hit in enumerate(hits, start=1):
         sentences = answer_sentences(hit.text)
-        pairs += [(n, hit, position, sentence, sentences[position - 1] if position else None)
+        pairs += [(n, hit, position, sentence, len(sentences))
                   for position, sentence in enumerate(sentences)]
     if not pairs:
         return []
@@ -36,13 +37,19 @@ def candidates(hits: list[SearchHit], index: LiveIndex,
     vectors = index.sentence_vectors(texts)
     tags = index.sentence_tags(texts)
     found = []
-    for (n, hit, position, sentence, previous), vector, tag in zip(pairs, vectors, tags,
-                                                                     strict=True):
+    for i, ((n, hit, position, sentence, count), vector, tag) in enumerate(
+            zip(pairs, vectors, tags, strict=True)):
         if not keep_all and (tag.heading or tag.caption or tag.addresses_assistant or
+                             sentence.rstrip().endswith("?") or  # a question is no answer
                              _squash(sentence) == _squash(hit.title)):
             continue
-        found.append(Candidate(sentence, n, hit, vector, tag, position,
-                               index.passage_vector(hit.node_id), previous))
+        before, after = (i - 1 if position else None), (i + 1 if position + 1 < count else None)
+        found.append(Candidate(
+            sentence, n, hit, vector, tag, position, index.passage_vector(hit.node_id),
+            previous=texts[before] if before is not None else None,
+            previous_vector=vectors[before] if before is not None else None,
+            next=texts[after] if after is not None else None,
+            next_vector=vectors[after] if after is not None else None))
     return found
 
 
@@ -79,6 +86,12 @@ def answer(question: str, hits: list[SearchHit], index: LiveIndex,
         if ANAPHORA.match(text) and c.previous and (c.n, c.previous) in quotable \
                 and c.previous not in quoted:
             text = f"{c.previous} {text}"
+        # « … sont répartis entre les départements : » announces what follows; « Ces contrats
+        # sont signés par… » goes on about the same subject: quote the next sentence too
+        if c.next and (c.n, c.next) in quotable and c.next not in quoted and \
+                (c.sentence.rstrip().endswith(":") or ANAPHORA.match(c.next)):
+            text = f"{text} {c.next}"
+            quoted.add(c.next)
         answers.append(Chosen(text, c.n))
     return answers
 
@@ -104,6 +117,9 @@ _MARKUP = [
     (re.compile(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # *emphasis*
     (re.compile(r"^#{1,6}\s*"), ""),  # a heading marker
     (re.compile(r"\s*\|\s*"), " ; "),  # table cells
+    (re.compile(r"\\([-*_#.>+!`\[\]()])"), r"\1"),  # Markdown escapes: « \- »
+    # footnote calls (« 114 708 emplois¹ »), not units (« 40 000 m² »)
+    (re.compile(r"(?:(?<=[^\W\d_]{3})|(?<=[.,;)»]))[¹²³⁴⁵⁶⁷⁸⁹⁰]+"), ""),
 ]
 
 

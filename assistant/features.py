@@ -50,6 +50,29 @@ _DEFINED = re.compile(r"(?:qu'est[- ]ce qu(?:e|')|c'est quoi|que (?:signifie|dé
                       r"qu'appelle-t-on|à quoi (?:sert|servent)|que sont|qu'entend-on par)\s*"
                       r"(?:(?:un|une|le|la|les|l'|des|du|de)\s*)?(?P<term>[^?]+)", re.I)
 _NUMBER = re.compile(r"\b\d[\d  ]*\b")
+# What a count question counts in: money, a share, or (for a date) a year. An answer must be
+# written in that unit: « Quel budget… ? » is not answered by « deux quartiers ».
+UNITS = ("money", "percent", "year")
+_UNIT_ASKED = [
+    ("money", re.compile(r"\b(?:montant|budget|co[uû]t|co[uû]te|co[uû]té|financements?|crédits?|"
+                         r"enveloppe|subventions?|somme|prix|investissements?|euros?|"
+                         r"combien d'argent|dotation de combien)\b", re.I)),
+    ("percent", re.compile(r"\b(?:pourcentage|taux|proportion|quelle part|quelle est la part)\b",
+                           re.I)),
+    ("year", re.compile(r"\b(?:en quelle année|quelle année|depuis quelle année|"
+                        r"à partir de quelle année)\b", re.I)),
+]
+_UNIT_MET = {
+    "money": re.compile(r"\d\s*(?:€|euros?\b|M€|Md€|k€|M\s?d?'?euros)|\b(?:millions?|"
+                        r"milliards?) d['’]euros\b|€", re.I),
+    "percent": re.compile(r"\d\s*%|\bpour\s?cent\b|\b(?:moitié|tiers|quart)\b", re.I),
+    "year": re.compile(r"\b(?:19|20)\d{2}\b"),
+}
+
+
+def question_unit(question: str) -> str | None:
+    lowered = plain_punctuation(question.lower())
+    return next((unit for unit, pattern in _UNIT_ASKED if pattern.search(lowered)), None)
 # A name as written in the question: capitalised words, with « de », « la », « -… » inside
 # (« Grand Est », « Seine-Saint-Denis », « Maison du projet »), not the question's first word.
 _NAME = re.compile(r"(?<!^)(?<![.?!] )\b[A-ZÀ-Ý][\w'’-]*(?:\s+(?:(?:de|du|des|d'|la|le|les|sur|en)"
@@ -69,6 +92,7 @@ class Question:
     constraints: list[set[str]]  # what the answer must name (a number, a name), each as the
     # normalised ways of writing it (« ANRU » or « agence nationale pour la renovation… »)
     defined: set[str]  # for « qu'est-ce que X ? »: the tokens of X
+    unit: str | None = None  # money, percent or year: what the answer must be written in
     vector: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.float32))
 
 
@@ -128,6 +152,7 @@ def analyse_question(question: str, idf: dict[str, float], vector: np.ndarray) -
         unknown=sum(1 for t in terms if t not in idf) / max(1, len(terms)),
         constraints=constraints,
         defined=set(topic_terms(defined.group("term"))) if defined else set(),
+        unit=question_unit(question),
         vector=vector,
     )
 
@@ -142,6 +167,9 @@ class Candidate:
     position: int  # 0-based rank of the sentence in its passage
     passage_vector: np.ndarray | None = field(repr=False, default=None)
     previous: str | None = None  # the sentence before it in the passage (quotable or not)
+    previous_vector: np.ndarray | None = field(repr=False, default=None)
+    next: str | None = None  # the sentence after it in the passage
+    next_vector: np.ndarray | None = field(repr=False, default=None)
 
 
 FEATURES = (
@@ -155,8 +183,20 @@ FEATURES = (
     "definition_defines", "definition_subject", "defined_in_sentence", "kind_mismatch",
     "heading", "fragment", "caption", "no_verb", "short", "log_words", "first_sentence",
     "title_echo", "previous_coverage", "section_coverage", "anaphoric", "number_of_topic",
+    "cos_with_previous", "cos_with_next", "next_coverage", "lead_in", "who_role",
+    "coverage_all", "missing_idf", "unit_asked", "unit_met", "unit_anywhere", "kind_anywhere",
     "learned_similarity",
 )
+# Who acts in policy texts: bodies and offices that spaCy's entities often miss
+# (« le représentant de l'Etat », « le conseil d'administration », « les bailleurs »).
+_ROLE = re.compile(
+    r"\b(?:préfets?|prefets?|représentant de l'[ée]tat|ministres?|maires?|président(?:e|s)?|"
+    r"premier ministre|l'[ée]tat|conseils? (?:d'administration|municipal|communautaire|"
+    r"départemental|régional|citoyens?|national)|agences?|établissements? publics?|epci|"
+    r"intercommunalités?|communes|départements|régions|bailleurs?|organismes?|caisses?|"
+    r"comités?|commissions?|observatoire|associations?|habitants|collectivités|délégués?|"
+    r"directeurs?|services de l'[ée]tat|signataires|partenaires|opérateurs?|gip|anru|anct)\b",
+    re.I)
 # « 199 quartiers », « 40 contrats de ville », « trois ans »: a number and the noun it counts
 _COUNTED = re.compile(r"(?:\b\d[\d  .,]*|\b(?:deux|trois|quatre|cinq|six|sept|huit|neuf|dix|"
                       r"onze|douze|quinze|vingt|trente|cinquante|cent|mille)s?)\s*(?:%|€)?\s+"
@@ -176,6 +216,25 @@ def _number_of_topic(sentence: str, terms: dict[str, float]) -> float:
         if set(tokenize(match.group(1))) & set(terms):
             return 1.0
     return 0.0
+
+
+def _kind_met(kind: str | None, t: SentenceTags) -> bool:
+    """The sentence states the kind of fact the question asks for (True when it asks none)."""
+    return kind is None or {
+        "count": t.quantity, "date": t.date, "duration": t.duration or t.date,
+        "who": t.person or t.organisation, "where": t.place, "definition": t.defines,
+    }[kind]
+
+
+def _cos_joined(query: np.ndarray, vector: np.ndarray, neighbour: np.ndarray | None,
+                alone: float) -> float:
+    """Cosine of the question with a sentence read with its neighbour (the mean of their
+    vectors): « Ils sont mis en oeuvre dès la maternelle » leans on the sentence before it."""
+    if neighbour is None:
+        return alone
+    joined = vector + neighbour
+    norm = float(np.linalg.norm(joined))
+    return float(joined @ query) / norm if norm else alone
 
 
 def products(question: Question, candidates: list[Candidate]) -> np.ndarray:
@@ -212,11 +271,21 @@ def features(question: Question, candidates: list[Candidate],
     best_coverage = max(coverages)
     question_words = math.log1p(len(question.text.split()))
     passage_text: dict[int, str] = {}
-    for i, c in enumerate(candidates):
+    for c in candidates:
         if c.n not in passage_tokens:
             whole = f"{c.hit.title} {c.hit.section or ''} {c.hit.text}"
             passage_tokens[c.n] = set(tokenize(whole))
             passage_text[c.n] = normalise(whole)
+    # What no retrieved passage says: a question that asks for it is likely not answered here
+    everywhere = set().union(*passage_tokens.values())
+    coverage_all = coverage(everywhere)
+    missing = [w for t, w in question.terms.items() if t not in everywhere and not t.isdigit()]
+    missing_idf = max(missing, default=0.0) / 12.0
+    # Does any candidate give the kind of fact asked (a number, a date, an actor…), in the unit?
+    unit = _UNIT_MET.get(question.unit)
+    unit_met = [bool(unit and unit.search(c.sentence)) for c in candidates]
+    kind_met = [_kind_met(question.kind, c.tags) for c in candidates]
+    for i, c in enumerate(candidates):
         in_passage = passage_tokens[c.n]
         words = sentence_tokens[i]
         in_sentence = set(words)
@@ -224,10 +293,6 @@ def features(question: Question, candidates: list[Candidate],
         t = c.tags
         cons = question.constraints
         kind = question.kind
-        matches = {
-            "count": t.quantity, "date": t.date, "duration": t.duration or t.date,
-            "who": t.person or t.organisation, "where": t.place, "definition": t.defines,
-        }
         head = set(tokenize(" ".join(c.sentence.split()[:10])))
         cos_passage = float(c.passage_vector @ question.vector) \
             if c.passage_vector is not None else float(c.hit.dense_score or 0.0)
@@ -249,7 +314,7 @@ def features(question: Question, candidates: list[Candidate],
             float(kind == "where" and t.place), float(kind == "definition" and t.defines),
             float(kind == "definition" and bool(defined) and defined <= head),
             len(defined & in_sentence) / len(defined) if defined else 0.0,
-            float(kind is not None and not matches[kind]),
+            float(kind is not None and not kind_met[i]),
             float(t.heading), float(t.fragment), float(t.caption), float(not t.has_verb),
             float(t.words < 8), math.log1p(t.words), float(c.position == 0),
             float(bool(in_sentence) and in_sentence <= title),
@@ -257,6 +322,14 @@ def features(question: Question, candidates: list[Candidate],
             coverage(set(tokenize(c.hit.section or ""))),
             float(bool(ANAPHORA.match(c.sentence))),
             _number_of_topic(c.sentence, question.terms),
+            _cos_joined(question.vector, c.vector, c.previous_vector, cos[i]),
+            _cos_joined(question.vector, c.vector, c.next_vector, cos[i]),
+            coverage(set(tokenize(c.next))) if c.next else 0.0,
+            float(c.sentence.rstrip().endswith(":")),
+            float(kind == "who" and bool(_ROLE.search(c.sentence))),
+            coverage_all, missing_idf,
+            float(unit is not None), float(unit_met[i]), float(any(unit_met)),
+            float(any(kind_met)),
             0.0,
         ])
     table = np.asarray(rows, dtype=np.float32)

@@ -7,6 +7,8 @@
 - **learned selector**: this checkout's `Assistant`.
 
     python bench/answers.py [--skip-legacy] [--limit N]
+    python bench/answers.py --split validation --failures   # for tuning: never the test splits
+
 
 Sets (test splits only, see eval/splits.py): irev test over the shipped index (`data/index`, as
 built by `make run`), web-article test questions over the index of the 56 web articles
@@ -51,20 +53,30 @@ json.dump(out, sys.stdout, ensure_ascii=False)
 """
 
 
-def load_sets(limit: int | None) -> dict[str, dict]:
+# The split each set reports: `test` for the README; `validation` (irev and follow-ups: their
+# dev part) while tuning.
+SPLITS = {"test": {"irev": "test", "web": "test", "followups": "test"},
+          "validation": {"irev": "dev", "web": "validation", "followups": "dev"}}
+
+
+def load_sets(limit: int | None, split: str = "test") -> dict[str, dict]:
     from eval.datasets import load_dataset
     from eval.splits import followup_split, irev_split, web_split
 
     datasets = ROOT / "eval" / "datasets"
     data = ROOT / "data"
+    wanted = SPLITS[split]
     sets = {
-        "irev (test)": (datasets / "irev.jsonl", irev_split, data / "index"),
-        "web articles (test)": (datasets / "web.jsonl", web_split, data / "training" / "web"),
-        "follow-ups (test)": (datasets / "followups.jsonl", followup_split, data / "index"),
+        f"irev ({wanted['irev']})": (datasets / "irev.jsonl", irev_split, data / "index",
+                                     wanted["irev"]),
+        f"web articles ({wanted['web']})": (datasets / "web.jsonl", web_split,
+                                            data / "training" / "web", wanted["web"]),
+        f"follow-ups ({wanted['followups']})": (datasets / "followups.jsonl", followup_split,
+                                                data / "index", wanted["followups"]),
     }
     out = {}
-    for name, (path, split_of, index_dir) in sets.items():
-        questions = [q for q in load_dataset(path) if split_of(q.id) == "test"
+    for name, (path, split_of, index_dir, keep) in sets.items():
+        questions = [q for q in load_dataset(path) if split_of(q.id) == keep
                      and q.answerable is not None and (q.facts or not q.answerable)]
         out[name] = {"index_dir": str(index_dir), "questions": [
             {"id": q.id, "question": q.question, "turns": q.turns, "facts": q.facts,
@@ -143,7 +155,22 @@ def measure(spec: dict, rows: list[dict]) -> dict:
     }
 
 
-def piaf_test(embedder, limit: int | None) -> dict:
+def print_failures(sets: dict, ours: dict) -> None:
+    from bench.common import console
+    from eval.facts import holds
+
+    for name, spec in sets.items():
+        for q, r in zip(spec["questions"], ours[name], strict=True):
+            right = (r["grounded"] and holds(r["answer"], q["facts"])) if q["answerable"] \
+                else not r["grounded"]
+            if right:
+                continue
+            kind = "answerable" if q["answerable"] else "UNANSWERABLE"
+            console.print(f"--- {name} {q['id']} {kind}\nQ: {r['standalone']}\n"
+                          f"facts: {q['facts']}\nA: {r['answer'][:400]}", markup=False)
+
+
+def piaf_test(embedder, limit: int | None, split: str = "test") -> dict:
     """Top-1 sentence holds the answer span: e5 cosine vs the learned selector (PIAF test)."""
     import numpy as np
 
@@ -157,7 +184,7 @@ def piaf_test(embedder, limit: int | None) -> dict:
     squad = load_squad(ROOT.parent / "shared/benchmarks/piaf/piaf-v1.0.json")
     titles = {d.id: d.title for d in squad.documents}
     questions = [q for q in squad.questions if q.answers and piaf_split(titles[q.context_id])
-                 == "test"][:limit]
+                 == split][:limit]
     index = LiveIndex(ROOT / "data" / "training" / "piaf", embedder)
     selector = Selector.load()
     cosine = model = usable = 0
@@ -185,14 +212,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-legacy", action="store_true")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--split", choices=sorted(SPLITS), default="test",
+                        help="validation: the tuning splits (the README reports test only)")
+    parser.add_argument("--failures", action="store_true",
+                        help="print the learned selector's misses, question by question")
     args = parser.parse_args()
     from bench.common import console, load_model, machine_note, make_table
 
     started = time.perf_counter()
     embedder = load_model(ROOT / "data" / "models")
-    sets = load_sets(args.limit)
+    sets = load_sets(args.limit, args.split)
     ours, baseline = run_ours(sets, embedder)
-    legacy = None if args.skip_legacy else run_legacy(sets, ROOT / "data" / "models")
+    legacy = None if args.skip_legacy or args.split != "test" else \
+        run_legacy(sets, ROOT / "data" / "models")
+    if args.failures:
+        print_failures(sets, ours)
     results = {"sets": {}}
     rows = []
     for name, spec in sets.items():
@@ -208,20 +242,20 @@ def main() -> None:
                          f"{m['false_abstention']:.0%}",
                          "—" if m["refused"] is None else f"{m['refused']:.0%}",
                          "—" if m["rewrite_recall"] is None else f"{m['rewrite_recall']:.0%}"])
-    table = make_table("Answers on the test splits", [
+    table = make_table(f"Answers on the {args.split} splits", [
         "set", "system", "questions (ans.+unans.)", "fact held", "cited passage holds",
         "false abstentions", "unanswerable refused", "rewrite recall"], machine_note())
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    piaf = piaf_test(embedder, args.limit)
+    piaf = piaf_test(embedder, args.limit, "test" if args.split == "test" else "validation")
     results["piaf_test"] = piaf
-    table = make_table("PIAF test: the top-1 sentence holds the answer span", [
+    table = make_table(f"PIAF {args.split}: the top-1 sentence holds the answer span", [
         "questions", "with a positive in top 8", "top-1 cosine", "top-1 selector"])
     table.add_row(str(piaf["questions"]), str(piaf["with_positive"]), f"{piaf['cosine']:.1%}",
                   f"{piaf['model']:.1%}")
     console.print(table)
-    out = ROOT / "eval" / "results" / "answers-latest.json"
+    out = ROOT / "eval" / "results" / f"answers-{args.split}-latest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
     console.print(f"{time.perf_counter() - started:.0f} s; written to {out}")

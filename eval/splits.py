@@ -4,6 +4,7 @@ or test (reported, never looked at while tuning).
 - Web articles (`datasets/web.jsonl`, ids `web-NN-KK`): split **by document** NN, drawn once with
   `random.Random(2026).shuffle(range(1, 57))`: the first 14 are test, the next 10 validation.
 - PIAF: split by Wikipedia article (title), so that no paragraph of a test article was seen.
+- service-public.fr questions (`filtered_spf_qr_test.json`): split by fiche, the same way.
 - `irev.jsonl`: `dev` (tuning) or `test` (reporting), by a hash of the id.
 - `followups.jsonl`: a third `dev`, two thirds `test`, by a hash of the id.
 - `out_of_scope.jsonl`: half train, a fifth validation, the rest test, by a hash of the id.
@@ -38,6 +39,11 @@ def web_document_split(document_id: str) -> str:
 
 def piaf_split(title: str) -> str:
     value = _fraction(f"piaf:{title}")
+    return "train" if value < 0.7 else "validation" if value < 0.85 else "test"
+
+
+def spf_split(title: str) -> str:
+    value = _fraction(f"spf:{title}")
     return "train" if value < 0.7 else "validation" if value < 0.85 else "test"
 
 

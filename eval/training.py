@@ -5,13 +5,15 @@
 
 Data (splits in `eval.splits`; nothing of a test split is read here):
 - PIAF questions over an index of the PIAF paragraphs: the sentence holding the answer span is
-  the positive, every other candidate sentence of the top passages a negative;
+  the positive, every other candidate sentence of the top passages a negative; the same with the
+  service-public.fr questions (`piaf-ml-spf/filtered_spf_qr_test.json`) over their fiches;
 - the web-article questions (train split) over an index of the 56 articles, and `irev.jsonl`'s
   dev part over the shipped corpus: sentences holding all the expected facts are positives;
+  the follow-up conversations' dev third (rewritten) only for choosing the threshold;
 - « not in the documents »: questions asked against an index that lacks their context (PIAF
-  over the shipped corpus, web questions over the shipped corpus when no retrieved passage holds
-  their facts), the unanswerable web and irev questions, and the out-of-scope set: every
-  candidate is a negative.
+  and service-public.fr over the shipped corpus, web questions over the shipped corpus when no
+  retrieved passage holds their facts), the unanswerable web and irev questions, and the
+  out-of-scope set: every candidate is a negative.
 The threshold (answer or abstain) and the second-sentence ratio are chosen on the validation
 split; the model is fitted on the train split."""
 
@@ -41,9 +43,11 @@ from assistant.selector import (
 from eval.datasets import load_dataset, load_squad
 from eval.facts import holds, normalise_fact
 from eval.splits import (
+    followup_split,
     irev_split,
     out_of_scope_split,
     piaf_split,
+    spf_split,
     web_document_split,
     web_split,
 )
@@ -66,7 +70,8 @@ class Item:
     question: str
     turns: list[str]
     split: str
-    source: str  # piaf | web | irev | oos | piaf_elsewhere | web_elsewhere
+    source: str  # piaf | spf | web | irev | followup | oos | piaf_elsewhere | spf_elsewhere |
+    # web_elsewhere
     labeler: Labeler | None  # None: nothing retrieved can answer it
     facts: list[str] | None = None
 
@@ -96,8 +101,8 @@ def build_index(paths: list[Path], index_dir: Path, embedder, model_name: str) -
     return index_dir
 
 
-def write_piaf(folder: Path, documents) -> Path:
-    """One text file per PIAF paragraph, its title as first line."""
+def write_squad(folder: Path, documents) -> Path:
+    """One text file per SQuAD paragraph (PIAF, service-public.fr), its title as first line."""
     folder.mkdir(parents=True, exist_ok=True)
     for doc in documents:
         path = folder / f"{doc.id}.txt"
@@ -118,21 +123,24 @@ def _facts_labeler(facts: list[str]) -> Labeler:
     return lambda c: holds(c.sentence, facts)
 
 
-def piaf_items(squad, limit: int | None, rng: random.Random) -> tuple[list[Item], list[Item]]:
-    """PIAF questions over their own index, and the same questions over the shipped corpus."""
+def squad_items(squad, source: str, split_of: Callable[[str], str], limit: int | None,
+                rng: random.Random, elsewhere_share: float) -> tuple[list[Item], list[Item]]:
+    """SQuAD-style questions (PIAF, service-public.fr) over their own index, and a share of them
+    over the shipped corpus (where nothing answers them). The test split is never read here:
+    `bench/answers.py` reports PIAF test."""
     documents = {d.id: d for d in squad.documents}
     questions = [q for q in squad.questions if q.answers]
     rng.shuffle(questions)
     questions = questions[:limit] if limit else questions
     own, elsewhere = [], []
     for q in questions:
-        split = piaf_split(documents[q.context_id].title)
-        if len(elsewhere) < len(questions) // 8:
-            elsewhere.append(Item(q.id, q.question, [], split, "piaf_elsewhere", None))
-        if split != "test":  # PIAF test is reported by bench/answers.py, never read here
-            own.append(Item(q.id, q.question, [], split, "piaf",
-                            _span_labeler(f"{q.context_id}.txt", q.answers)))
-    elsewhere = [i for i in elsewhere if i.split != "test"]
+        split = split_of(documents[q.context_id].title)
+        if split == "test":
+            continue
+        if len(elsewhere) < len(questions) * elsewhere_share:
+            elsewhere.append(Item(q.id, q.question, [], split, f"{source}_elsewhere", None))
+        own.append(Item(q.id, q.question, [], split, source,
+                        _span_labeler(f"{q.context_id}.txt", q.answers)))
     return own, elsewhere
 
 
@@ -185,9 +193,12 @@ def _stack(groups: list[Group]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     used = [g for g in groups if len(g.rows)]
     x = np.concatenate([g.rows for g in used])
     y = np.concatenate([g.labels for g in used])
-    w = np.concatenate([np.full(len(g.rows), (1.0 if g.source.startswith("piaf")
-                                              else DOMAIN_WEIGHT) / len(g.rows)) for g in used])
+    w = np.concatenate([np.full(len(g.rows), _weight(g) / len(g.rows)) for g in used])
     return x, y, w * len(w) / w.sum()
+
+
+def _weight(group: Group) -> float:
+    return 1.0 if group.source.startswith("piaf") else DOMAIN_WEIGHT
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float = 1.0) -> Logistic:
@@ -266,7 +277,7 @@ def fit_gate(groups: list[Group], kind: str) -> Logistic:
             logits = ranker.logits(g.rows)
             rows.append(gate_row(g.rows, logits))
             labels.append(bool(g.labels[int(np.argmax(logits))]))
-            weights.append(1.0 if g.source.startswith("piaf") else DOMAIN_WEIGHT)
+            weights.append(_weight(g))
     w = np.asarray(weights)
     return fit_logistic(np.asarray(rows), np.asarray(labels), w * len(w) / w.sum())
 
@@ -357,7 +368,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--piaf-limit", type=int, default=None)
     parser.add_argument("--tiny", action="store_true", help="a few questions of each kind")
     parser.add_argument("--reuse", action="store_true",
-                        help="reuse the features collected by the previous run (same code only)")
+                        help="reuse the features collected by the previous run for the same "
+                             "questions and columns (same feature code only)")
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--models-dir", type=Path, default=ROOT / "data" / "models",
                         help="where the converted embedding model is (made if missing)")
@@ -374,13 +386,19 @@ def main(argv: list[str] | None = None) -> dict:
     embedder = load_embedder(DEFAULT_MODEL_NAME, args.models_dir)
     squad = load_squad(args.shared / "benchmarks/piaf/piaf-v1.0.json")
     limit = 40 if args.tiny else args.piaf_limit
-    piaf_own, piaf_elsewhere = piaf_items(squad, limit, rng)
+    piaf_own, piaf_elsewhere = squad_items(squad, "piaf", piaf_split, limit, rng, 1 / 8)
     documents = {d.id for d in squad.documents}
     if args.tiny:  # only the paragraphs the sampled questions need, and a few others
         wanted = {q.context_id for q in squad.questions if q.id in {i.qid for i in piaf_own}}
         documents = wanted | set(sorted(documents - wanted)[:10])
-    piaf_folder = write_piaf(data / "piaf-docs" / ("tiny" if args.tiny else "all"),
-                             [d for d in squad.documents if d.id in documents])
+    piaf_folder = write_squad(data / "piaf-docs" / ("tiny" if args.tiny else "all"),
+                              [d for d in squad.documents if d.id in documents])
+    spf = load_squad(args.shared / "benchmarks/piaf-ml-spf/filtered_spf_qr_test.json")
+    spf_own, spf_elsewhere = squad_items(spf, "spf", spf_split, 8 if args.tiny else None, rng,
+                                         1.0)
+    spf_wanted = {q.context_id for q in spf.questions if q.id in {i.qid for i in spf_own}}
+    spf_folder = write_squad(data / "spf-docs" / ("tiny" if args.tiny else "all"),
+                             [d for d in spf.documents if d.id in spf_wanted or not args.tiny])
     web = sorted((args.shared / "corpus/web").glob("[0-9]*"))
     if args.tiny:
         web = [p for p in web if web_document_split(p.name) != "test"][:6]
@@ -390,6 +408,7 @@ def main(argv: list[str] | None = None) -> dict:
     suffix = "-tiny" if args.tiny else ""
     indexes = {
         "piaf": build_index([piaf_folder], data / f"piaf{suffix}", embedder, DEFAULT_MODEL_NAME),
+        "spf": build_index([spf_folder], data / f"spf{suffix}", embedder, DEFAULT_MODEL_NAME),
         "web": build_index(web, data / f"web{suffix}", embedder, DEFAULT_MODEL_NAME),
         "product": build_index(product, data / f"product{suffix}", embedder, DEFAULT_MODEL_NAME),
     }
@@ -397,28 +416,37 @@ def main(argv: list[str] | None = None) -> dict:
     web_items = dataset_items(DATASETS / "web.jsonl", "web", web_split, keep)
     irev_items = dataset_items(DATASETS / "irev.jsonl", "irev", irev_split, {"dev"})
     oos_items = dataset_items(DATASETS / "out_of_scope.jsonl", "oos", out_of_scope_split, keep)
+    # the follow-up conversations' dev third: validation only (thresholds), never fitted
+    followup_items = dataset_items(DATASETS / "followups.jsonl", "followup", followup_split,
+                                   {"dev"})
     web_elsewhere = [Item(i.qid, i.question, i.turns, i.split, "web_elsewhere", None, i.facts)
                      for i in web_items if i.labeler is not None]
     if args.tiny:
         web_items = [i for i in web_items if any(i.qid.startswith(f"web-{p.name[:2]}-")
                                                  for p in web)][:12]
         irev_items, oos_items, web_elsewhere = irev_items[:6], oos_items[:6], web_elsewhere[:6]
-    plan = [("piaf", piaf_own), ("product", piaf_elsewhere), ("web", web_items),
+        followup_items = followup_items[:4]
+    plan = [("piaf", piaf_own), ("product", piaf_elsewhere), ("spf", spf_own),
+            ("product", spf_elsewhere), ("web", web_items),
             ("product", irev_items), ("product", oos_items), ("web", oos_items),
-            ("product", web_elsewhere)]
-    cache = data / f"groups{suffix}.pkl"
-    if args.reuse and cache.exists():
-        groups = pickle.loads(cache.read_bytes())
-    else:
-        groups = []
-        for name, items in plan:
-            index = LiveIndex(indexes[name], embedder)
-            console.print(f"{name}: {len(items)} questions ({items[0].source if items else '—'})")
-            groups += collect(index, items)
-        cache.write_bytes(pickle.dumps(groups))
+            ("product", web_elsewhere), ("product", followup_items)]
+    groups = []
+    for name, items in plan:
+        source = items[0].source if items else "—"
+        cache = data / f"groups{suffix}-{name}-{source}.pkl"
+        key = (FEATURES, [i.qid for i in items])  # the same questions, the same columns
+        if args.reuse and cache.exists() and pickle.loads(cache.read_bytes())[0] == key:
+            groups += pickle.loads(cache.read_bytes())[1]
+            continue
+        console.print(f"{name}: {len(items)} questions ({source})")
+        collected = collect(LiveIndex(indexes[name], embedder), items)
+        cache.write_bytes(pickle.dumps((key, collected)))
+        groups += collected
     for g in groups:  # irev dev questions: alternate between fitting and choosing
         if g.source == "irev":
             g.split = "train" if int(g.qid.split("-")[-1]) % 2 else "validation"
+        elif g.source == "followup":
+            g.split = "validation"
     train = [g for g in groups if g.split == "train"]
     validation = [g for g in groups if g.split == "validation"]
     similarity = add_similarity(train, validation)
@@ -446,7 +474,7 @@ def main(argv: list[str] | None = None) -> dict:
                    "refused"):
         table.add_column(column, justify="right")
     summary = {}
-    for source in ("piaf", "web", "irev", "unanswerable"):
+    for source in ("piaf", "spf", "web", "irev", "followup", "unanswerable"):
         subset = [g for g in validation if (g.source == source if source != "unanswerable"
                                             else not g.answerable)]
         if not subset:

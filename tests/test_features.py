@@ -62,3 +62,16 @@ def test_constraints_are_met_as_whole_names_or_their_spelled_out_form():
 
 def test_features_have_one_column_per_name():
     assert len(FEATURES) == len(set(FEATURES))
+
+
+@pytest.mark.parametrize("question,unit", [
+    ("Quel budget la circulaire prévoit-elle pour les contrats Quartiers 2030 ?", "money"),
+    ("Combien a coûté l'achat du camion de la Maison du projet ?", "money"),
+    ("Quel est le taux de chômage dans les quartiers prioritaires ?", "percent"),
+    ("En quelle année la convention GUSP a-t-elle été signée ?", "year"),
+    ("Combien de quartiers prioritaires compte la région ?", None),
+])
+def test_the_unit_an_answer_must_be_written_in(question, unit):
+    from assistant.features import question_unit
+
+    assert question_unit(question) == unit

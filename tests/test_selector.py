@@ -65,6 +65,9 @@ def test_a_sentence_giving_orders_to_the_assistant_is_never_the_answer(assistant
 def test_compose_quotes_whole_sentences_without_markup():
     chosen = [extractive.Chosen("Le **conseil citoyen** est [défini](https://x.fr) par la loi", 2)]
     assert extractive.compose(chosen) == "Le conseil citoyen est défini par la loi [2]."
+    chosen = [extractive.Chosen(r"Priorités : \- l'emploi, soit 114 708 emplois¹ sur 40 000 m²", 1)]
+    assert extractive.compose(chosen) == \
+        "Priorités : - l'emploi, soit 114 708 emplois sur 40 000 m² [1]."
 
 
 @pytest.mark.slow
@@ -80,3 +83,56 @@ def test_training_script_runs_end_to_end_on_a_tiny_sample(tmp_path, built_data_d
     trained = Selector.load(output)
     assert trained.provenance["tiny"] is True
     assert "Sentence selector — validation" in done.stderr
+
+
+def _row(question: str, hits: list[SearchHit], assistant, starts: str) -> dict[str, float]:
+    found, rows = extractive.score(question, hits, assistant.index)
+    (i,) = [k for k, c in enumerate(found) if c.sentence.startswith(starts)]
+    return dict(zip(FEATURES, rows[i], strict=True))
+
+
+def test_features_read_a_sentence_with_its_neighbours(assistant):
+    hits = [hit(1, "Les dispositifs de réussite éducative accompagnent les élèves et leurs "
+                   "familles. Ils sont mis en oeuvre dès la maternelle par la caisse des "
+                   "écoles.\n\nLes crédits sont répartis entre les départements :\n\n1° Une "
+                   "part selon la population ;\n2° Une part selon le revenu.\n\nLe préfet "
+                   "attribue les crédits aux communes éligibles.")]
+    question = "Dès quel niveau scolaire les dispositifs de réussite éducative interviennent ?"
+    leaning = _row(question, hits, assistant, "Ils sont mis en oeuvre")
+    assert leaning["anaphoric"] == 1 and leaning["previous_coverage"] > 0.3
+    assert leaning["cos_with_previous"] != leaning["cos_sentence"]
+    assert _row(question, hits, assistant, "Les crédits sont répartis")["lead_in"] == 1
+    who = "Qui attribue les crédits aux départements ?"
+    assert _row(who, hits, assistant, "Le préfet attribue")["who_role"] == 1
+    assert _row(who, hits, assistant, "Les dispositifs de réussite")["who_role"] == 0
+
+
+def test_a_question_word_no_passage_uses_is_flagged(assistant):
+    hits = [hit(1, "Le conseil citoyen réunit des habitants tirés au sort et des représentants "
+                   "des associations.")]
+    asked = _row("Combien de membres compte au minimum un conseil citoyen ?", hits, assistant,
+                 "Le conseil citoyen")
+    covered = _row("Qui réunit le conseil citoyen ?", hits, assistant, "Le conseil citoyen")
+    assert asked["missing_idf"] > 0 and covered["missing_idf"] == 0
+    assert asked["coverage_all"] < covered["coverage_all"]
+
+
+def test_a_question_in_a_document_is_never_quoted_as_an_answer(assistant):
+    hits = [hit(1, "Qu'est-ce que le fonds de participation des habitants ?\n\nLe fonds de "
+                   "participation des habitants est un dispositif financier qui soutient les "
+                   "initiatives citoyennes dans les quartiers prioritaires.")]
+    found, _ = extractive.score("Qu'est-ce que le fonds de participation des habitants ?", hits,
+                                assistant.index)
+    assert found and all(not c.sentence.endswith("?") for c in found)
+
+
+def test_a_budget_question_wants_an_amount_in_euros(assistant):
+    hits = [hit(1, "Le nouveau projet de renouvellement urbain transforme deux quartiers "
+                   "prioritaires de la ville. L'ANRU y consacre 89 millions d'euros de "
+                   "subventions et 26 M€ de prêts bonifiés.")]
+    question = "Quel budget l'ANRU consacre-t-elle au projet de renouvellement urbain ?"
+    two = _row(question, hits, assistant, "Le nouveau projet")
+    euros = _row(question, hits, assistant, "L'ANRU y consacre")
+    assert two["unit_asked"] == euros["unit_asked"] == 1
+    assert two["unit_met"] == 0 and euros["unit_met"] == 1
+    assert two["unit_anywhere"] == 1 and two["kind_anywhere"] == 1
