@@ -41,7 +41,7 @@ def candidates(hits: list[SearchHit], index: LiveIndex,
             zip(pairs, vectors, tags, strict=True)):
         if not keep_all and (tag.heading or tag.caption or tag.addresses_assistant or
                              sentence.rstrip().endswith("?") or  # a question is no answer
-                             _squash(sentence) == _squash(hit.title)):
+                             _echoes_title(sentence, hit.title)):
             continue
         before, after = (i - 1 if position else None), (i + 1 if position + 1 < count else None)
         found.append(Candidate(
@@ -107,6 +107,14 @@ def quote_unit(article: str, hits: list[SearchHit], max_sentences: int = 3) -> l
 
 def _squash(text: str) -> str:
     return re.sub(r"\W+", " ", text).strip().lower()
+
+
+def _echoes_title(sentence: str, title: str) -> bool:
+    """The document's title, alone or opening a reference line (« LOI n° 2014-173 du 21
+    février 2014 de programmation… NOR : … — JORF… »): a title, not a statement."""
+    sentence, title = _squash(sentence), _squash(title)
+    # a long, formal title only: « Les contrats de ville sont signés… » is a statement
+    return sentence == title or len(title.split()) >= 8 and sentence.startswith(title)
 
 
 _MARKUP = [

@@ -136,3 +136,17 @@ def test_a_budget_question_wants_an_amount_in_euros(assistant):
     assert two["unit_asked"] == euros["unit_asked"] == 1
     assert two["unit_met"] == 0 and euros["unit_met"] == 1
     assert two["unit_anywhere"] == 1 and two["kind_anywhere"] == 1
+
+
+def test_the_title_line_of_a_law_is_not_an_answer(assistant):
+    title = ("LOI n° 2014-173 du 21 février 2014 de programmation pour la ville et la cohésion "
+             "urbaine")
+    hits = [hit(1, f"{title} (1) NOR : VILX1315170L — JORF n°0045 du 22 février 2014 — dite "
+                   "« loi Lamy »\n\nUn conseil citoyen est mis en place dans chaque quartier "
+                   "prioritaire de la politique de la ville.", title=title),
+            hit(2, "Les contrats de ville sont signés par les départements et les régions.")]
+    found, _ = extractive.score("Que dit la loi Lamy sur les conseils citoyens ?", hits,
+                                assistant.index)
+    sentences = [c.sentence for c in found]
+    assert not any(s.startswith("LOI n° 2014-173") for s in sentences)
+    assert any(s.startswith("Les contrats de ville sont signés") for s in sentences)
