@@ -63,9 +63,8 @@ def test_slides_are_one_document_each_without_the_title_twice(tmp_path):
      "bilan-gusp.odt", "14 diagnostics"),
     pytest.param("Combien de signalements ont été traités par la GUSP ?", "bilan-gusp.odt",
                  "312", marks=pytest.mark.xfail(strict=True, reason=(
-                     "a bare table cell (« Signalements traités : 312. ») ranks first, but the "
-                     "gate's confidence (0.127) stays under the threshold (0.13): the selector "
-                     "was trained on prose"))),
+                     "known weakness (issue 11): a bare table cell (« Signalements traités : "
+                     "312. ») is not chosen or not trusted by a selector trained on prose"))),
 ])
 def test_word_and_opendocument_questions_are_answered_and_cited(office_client, question,
                                                                 document, fact):
