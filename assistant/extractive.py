@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.features import ANAPHORA, Candidate, analyse_question, features
+from assistant.features import ANAPHORA, Candidate, analyse_question, features, is_lead_in
 from assistant.live_index import LiveIndex
 from assistant.schema import SearchHit
 from assistant.selector import Selector
@@ -89,7 +89,7 @@ def answer(question: str, hits: list[SearchHit], index: LiveIndex,
         # « … sont répartis entre les départements : » announces what follows; « Ces contrats
         # sont signés par… » goes on about the same subject: quote the next sentence too
         if c.next and (c.n, c.next) in quotable and c.next not in quoted and \
-                (c.sentence.rstrip().endswith(":") or ANAPHORA.match(c.next)):
+                (is_lead_in(c.sentence) or ANAPHORA.match(c.next)):
             text = f"{text} {c.next}"
             quoted.add(c.next)
         answers.append(Chosen(text, c.n))

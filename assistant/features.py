@@ -52,7 +52,6 @@ _DEFINED = re.compile(r"(?:qu'est[- ]ce qu(?:e|')|c'est quoi|que (?:signifie|dé
 _NUMBER = re.compile(r"\b\d[\d  ]*\b")
 # What a count question counts in: money, a share, or (for a date) a year. An answer must be
 # written in that unit: « Quel budget… ? » is not answered by « deux quartiers ».
-UNITS = ("money", "percent", "year")
 _UNIT_ASKED = [
     ("money", re.compile(r"\b(?:montant|budget|co[uû]t|co[uû]te|co[uû]té|financements?|crédits?|"
                          r"enveloppe|subventions?|somme|prix|investissements?|euros?|"
@@ -218,6 +217,11 @@ def _number_of_topic(sentence: str, terms: dict[str, float]) -> float:
     return 0.0
 
 
+def is_lead_in(sentence: str) -> bool:
+    """« … sont répartis entre les départements : » announces what follows."""
+    return sentence.rstrip().endswith(":")
+
+
 def _kind_met(kind: str | None, t: SentenceTags) -> bool:
     """The sentence states the kind of fact the question asks for (True when it asks none)."""
     return kind is None or {
@@ -325,7 +329,7 @@ def features(question: Question, candidates: list[Candidate],
             _cos_joined(question.vector, c.vector, c.previous_vector, cos[i]),
             _cos_joined(question.vector, c.vector, c.next_vector, cos[i]),
             coverage(set(tokenize(c.next))) if c.next else 0.0,
-            float(c.sentence.rstrip().endswith(":")),
+            float(is_lead_in(c.sentence)),
             float(kind == "who" and bool(_ROLE.search(c.sentence))),
             coverage_all, missing_idf,
             float(unit is not None), float(unit_met[i]), float(any(unit_met)),

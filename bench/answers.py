@@ -248,7 +248,7 @@ def main() -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    piaf = piaf_test(embedder, args.limit, "test" if args.split == "test" else "validation")
+    piaf = piaf_test(embedder, args.limit, args.split)
     results["piaf_test"] = piaf
     table = make_table(f"PIAF {args.split}: the top-1 sentence holds the answer span", [
         "questions", "with a positive in top 8", "top-1 cosine", "top-1 selector"])

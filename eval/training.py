@@ -435,8 +435,9 @@ def main(argv: list[str] | None = None) -> dict:
         source = items[0].source if items else "—"
         cache = data / f"groups{suffix}-{name}-{source}.pkl"
         key = (FEATURES, [i.qid for i in items])  # the same questions, the same columns
-        if args.reuse and cache.exists() and pickle.loads(cache.read_bytes())[0] == key:
-            groups += pickle.loads(cache.read_bytes())[1]
+        cached = pickle.loads(cache.read_bytes()) if args.reuse and cache.exists() else None
+        if cached and cached[0] == key:
+            groups += cached[1]
             continue
         console.print(f"{name}: {len(items)} questions ({source})")
         collected = collect(LiveIndex(indexes[name], embedder), items)
