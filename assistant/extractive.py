@@ -8,7 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.features import ANAPHORA, Candidate, analyse_question, features, is_lead_in
+from assistant.features import (
+    ANAPHORA,
+    Candidate,
+    analyse_question,
+    features,
+    is_lead_in,
+    products,
+)
 from assistant.live_index import LiveIndex
 from assistant.schema import SearchHit
 from assistant.selector import Selector
@@ -54,20 +61,22 @@ def candidates(hits: list[SearchHit], index: LiveIndex,
 
 
 def score(question: str, hits: list[SearchHit], index: LiveIndex,
-          similarity: np.ndarray | None = None) -> tuple[list[Candidate], np.ndarray]:
-    """Candidates and their feature rows (one per candidate, `assistant.features.FEATURES`);
-    `similarity`: the selector's learned weights over the question and sentence vectors."""
+          similarity: np.ndarray | None = None
+          ) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
+    """Candidates, their feature rows (one per candidate, `assistant.features.FEATURES`) and
+    their u ∘ v products (question and sentence vectors); `similarity`: the selector's learned
+    weights over those products."""
     found = candidates(hits, index)
     if not found:
-        return [], np.zeros((0, 0))
+        return [], np.zeros((0, 0)), np.zeros((0, 0))
     analysed = analyse_question(question, index.idf, index.embed_query(question))
-    return found, features(analysed, found, similarity)
+    return found, features(analysed, found, similarity), products(analysed, found)
 
 
 def answer(question: str, hits: list[SearchHit], index: LiveIndex,
            selector: Selector) -> list[Chosen]:
     """The sentences to quote, best first; empty when the documents do not hold the answer."""
-    found, rows = score(question, hits, index, selector.similarity)
+    found, rows, pairs = score(question, hits, index, selector.similarity)
     if not found:
         return []
     words = [set(tokenize(c.sentence)) for c in found]
@@ -75,7 +84,7 @@ def answer(question: str, hits: list[SearchHit], index: LiveIndex,
     def overlap(i: int, j: int) -> float:
         return len(words[i] & words[j]) / max(1, min(len(words[i]), len(words[j])))
 
-    chosen, _ = selector.choose(rows, overlap)
+    chosen, _ = selector.choose(rows, overlap, pairs)
     quotable = {(c.n, c.sentence) for c in found}
     quoted = {found[i].sentence for i in chosen}
     answers = []

@@ -5,8 +5,9 @@ Two small models, trained by `python -m eval.training` and shipped as one JSON f
 (`assistant/models/selector.json`, no pickle):
 - a **learned similarity**: logistic weights over u ∘ v, the question's and the sentence's
   frozen e5 vectors multiplied coordinate-wise, one of the ranker's features;
-- the **ranker** scores each candidate over `assistant.features.FEATURES` (gradient-boosted
-  trees or a logistic regression, whichever won on validation);
+- the **ranker** scores each candidate over `assistant.features.FEATURES` (a logistic
+  regression, gradient-boosted trees, or small networks that also read u ∘ v and are trained to
+  put an answering sentence first among the question's candidates: whichever won on validation);
 - the **gate** is a logistic regression over the question's best candidates (`GATE_FEATURES`):
   its output is the probability that the best sentence answers the question. Below the
   threshold chosen on validation data the assistant says it did not find the answer.
@@ -32,7 +33,7 @@ class Logistic:
     coef: np.ndarray
     intercept: float
 
-    def logits(self, rows: np.ndarray) -> np.ndarray:
+    def logits(self, rows: np.ndarray, pairs: np.ndarray | None = None) -> np.ndarray:
         return ((rows - self.mean) / self.scale) @ self.coef + self.intercept
 
     def to_dict(self) -> dict:
@@ -48,7 +49,7 @@ class Trees:
     baseline: float
     trees: list[dict[str, np.ndarray]]
 
-    def logits(self, rows: np.ndarray) -> np.ndarray:
+    def logits(self, rows: np.ndarray, pairs: np.ndarray | None = None) -> np.ndarray:
         total = np.full(len(rows), self.baseline)
         index = np.arange(len(rows))
         for tree in self.trees:
@@ -67,7 +68,47 @@ class Trees:
                 "trees": [{k: v.tolist() for k, v in t.items()} for t in self.trees]}
 
 
-def _model(data: dict) -> Logistic | Trees:
+PAIR_SCALE = 30.0  # u ∘ v coordinates are ~1e-3 to 1e-2: brought near unit scale
+
+
+@dataclass
+class Networks:
+    """Small feed-forward rankers, averaged. Each reads the standardised features and u ∘ v (the
+    question's and the sentence's e5 vectors multiplied coordinate-wise), has one ReLU hidden
+    layer and gives a score; `slope` and `bias` turn the mean score into a calibrated logit."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    nets: list[dict[str, np.ndarray]]  # hidden (inputs × units), hidden_bias, out, out_bias
+    slope: float = 1.0
+    bias: float = 0.0
+
+    def scores(self, rows: np.ndarray, pairs: np.ndarray | None) -> np.ndarray:
+        width = self.nets[0]["hidden"].shape[0] - rows.shape[1]
+        if pairs is None or len(pairs) != len(rows):
+            pairs = np.zeros((len(rows), width))
+        x = np.hstack([(rows - self.mean) / self.scale, pairs.astype(np.float64) * PAIR_SCALE])
+        return sum(np.maximum(x @ n["hidden"] + n["hidden_bias"], 0.0) @ n["out"] +
+                   float(n["out_bias"][0]) for n in self.nets) / len(self.nets)
+
+    def logits(self, rows: np.ndarray, pairs: np.ndarray | None = None) -> np.ndarray:
+        return self.slope * self.scores(rows, pairs) + self.bias
+
+    def to_dict(self) -> dict:
+        return {"type": "networks", "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "slope": self.slope, "bias": self.bias,
+                "nets": [{k: np.round(v.astype(np.float64), 5).tolist() for k, v in n.items()}
+                         for n in self.nets]}
+
+
+Model = Logistic | Trees | Networks
+
+
+def _model(data: dict) -> Model:
+    if data["type"] == "networks":
+        return Networks(np.asarray(data["mean"]), np.asarray(data["scale"]),
+                        [{k: np.asarray(v) for k, v in n.items()} for n in data["nets"]],
+                        float(data["slope"]), float(data["bias"]))
     if data["type"] == "trees":
         dtypes = {"feature": np.int64, "threshold": np.float64, "left": np.int64,
                   "right": np.int64, "value": np.float64, "leaf": bool}
@@ -92,7 +133,7 @@ def gate_row(rows: np.ndarray, logits: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Selector:
-    ranker: Logistic | Trees
+    ranker: Model
     gate: Logistic | None = None
     threshold: float = 0.5  # below this probability the best sentence is not an answer
     second_ratio: float = 0.8  # a further sentence needs this share of the best one's score
@@ -128,31 +169,36 @@ class Selector:
         path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n",
                         encoding="utf-8")
 
-    def probabilities(self, rows: np.ndarray) -> np.ndarray:
-        """The ranker's probability that each candidate answers (comparable within a question)."""
+    def probabilities(self, rows: np.ndarray, pairs: np.ndarray | None = None) -> np.ndarray:
+        """The ranker's probability that each candidate answers (comparable within a question).
+        `pairs`: u ∘ v of each candidate (`assistant.features.products`), for the networks."""
         if len(rows) == 0:
             return np.zeros(0)
-        return _sigmoid(self.ranker.logits(rows))
+        return _sigmoid(self.ranker.logits(rows, pairs))
 
-    def confidence(self, rows: np.ndarray) -> float:
+    def confidence(self, rows: np.ndarray, pairs: np.ndarray | None = None) -> float:
         """The probability that the best candidate answers the question."""
         if len(rows) == 0:
             return 0.0
-        logits = self.ranker.logits(rows)
+        return self._confidence(rows, self.ranker.logits(rows, pairs))
+
+    def _confidence(self, rows: np.ndarray, logits: np.ndarray) -> float:
         if self.gate is None:
             return float(_sigmoid(logits.max()))
         return float(_sigmoid(self.gate.logits(gate_row(rows, logits)[None, :]))[0])
 
-    def choose(self, rows: np.ndarray, overlaps) -> tuple[list[int], float]:
+    def choose(self, rows: np.ndarray, overlaps, pairs: np.ndarray | None = None
+               ) -> tuple[list[int], float]:
         """Indices of the sentences to quote, best first (empty: abstain), and the confidence.
 
         `overlaps(i, j)` tells how much two candidates say the same thing (0..1)."""
         if len(rows) == 0:
             return [], 0.0
-        confidence = self.confidence(rows)
+        logits = self.ranker.logits(rows, pairs)
+        confidence = self._confidence(rows, logits)
         if confidence < self.threshold:
             return [], confidence
-        probabilities = self.probabilities(rows)
+        probabilities = _sigmoid(logits)
         order = [int(i) for i in np.argsort(-probabilities)]
         best = order[0]
         chosen = [best]

@@ -130,6 +130,18 @@ def run_ours(sets: dict, embedder) -> tuple[dict, dict]:
     return ours, baseline
 
 
+def held(q: dict, r: dict) -> bool:
+    """The answer was given and holds every expected fact."""
+    from eval.facts import holds
+
+    return r["grounded"] and holds(r["answer"], q["facts"])
+
+
+def right(q: dict, r: dict) -> bool:
+    """Answerable: the fact is held; unanswerable: the assistant refused."""
+    return held(q, r) if q["answerable"] else not r["grounded"]
+
+
 def measure(spec: dict, rows: list[dict]) -> dict:
     from eval.facts import holds
     from ingest.text import tokenize
@@ -139,16 +151,16 @@ def measure(spec: dict, rows: list[dict]) -> dict:
                 for q, r in zip(spec["questions"], rows, strict=True) if q.get("standalone")]
 
     answerable = [(q, r) for q, r in zip(spec["questions"], rows, strict=True) if q["answerable"]]
-    unanswerable = [r for q, r in zip(spec["questions"], rows, strict=True)
+    unanswerable = [(q, r) for q, r in zip(spec["questions"], rows, strict=True)
                     if not q["answerable"]]
     n = max(1, len(answerable))
     return {
         "answerable": len(answerable), "unanswerable": len(unanswerable),
-        "fact": sum(r["grounded"] and holds(r["answer"], q["facts"]) for q, r in answerable) / n,
+        "fact": sum(held(q, r) for q, r in answerable) / n,
         "cited_holds": sum(r["grounded"] and any(holds(t, q["facts"]) for t in r["cited"])
                            for q, r in answerable) / n,
         "false_abstention": sum(not r["grounded"] for _, r in answerable) / n,
-        "refused": (sum(not r["grounded"] for r in unanswerable) / len(unanswerable)
+        "refused": (sum(right(q, r) for q, r in unanswerable) / len(unanswerable)
                     if unanswerable else None),
         # share of the expected stand-alone question's words in the rewrite (follow-ups)
         "rewrite_recall": sum(rewrites) / len(rewrites) if rewrites else None,
@@ -157,13 +169,10 @@ def measure(spec: dict, rows: list[dict]) -> dict:
 
 def print_failures(sets: dict, ours: dict) -> None:
     from bench.common import console
-    from eval.facts import holds
 
     for name, spec in sets.items():
         for q, r in zip(spec["questions"], ours[name], strict=True):
-            right = (r["grounded"] and holds(r["answer"], q["facts"])) if q["answerable"] \
-                else not r["grounded"]
-            if right:
+            if right(q, r):
                 continue
             kind = "answerable" if q["answerable"] else "UNANSWERABLE"
             console.print(f"--- {name} {q['id']} {kind}\nQ: {r['standalone']}\n"
@@ -190,8 +199,8 @@ def piaf_test(embedder, limit: int | None, split: str = "test") -> dict:
     cosine = model = usable = 0
     for q in questions:
         hits = index.search(q.question, TOP_K)
-        found, rows = score(q.question, hits, index, selector.similarity)
-        probabilities = selector.probabilities(rows) if found else []
+        found, rows, pairs = score(q.question, hits, index, selector.similarity)
+        probabilities = selector.probabilities(rows, pairs) if found else []
         wanted = [normalise_fact(a) for a in q.answers]
 
         def positive(c, q=q, wanted=wanted) -> bool:

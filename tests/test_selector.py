@@ -12,7 +12,7 @@ import pytest
 from assistant import extractive
 from assistant.features import FEATURES
 from assistant.schema import SearchHit
-from assistant.selector import DEFAULT_MODEL, Selector
+from assistant.selector import DEFAULT_MODEL, Networks, Selector
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,6 +30,24 @@ def test_the_shipped_model_loads_with_the_current_features():
     assert 0 <= selector.confidence(rows) <= 1
     assert 0 < selector.threshold < 1
     assert selector.provenance and selector.provenance["validation"]
+
+
+def test_networks_score_with_the_question_and_sentence_vectors_and_survive_a_save(tmp_path):
+    rng = np.random.default_rng(0)
+    width = len(FEATURES) + 4
+    nets = [{"hidden": rng.normal(size=(width, 5)), "hidden_bias": rng.normal(size=5),
+             "out": rng.normal(size=5), "out_bias": np.array([0.1])} for _ in range(2)]
+    ranker = Networks(np.zeros(len(FEATURES)), np.ones(len(FEATURES)), nets, 2.0, -1.0)
+    rows, pairs = rng.normal(size=(6, len(FEATURES))), rng.normal(size=(6, 4)) / 30
+    logits = ranker.logits(rows, pairs)
+    assert not np.allclose(logits, ranker.logits(rows, np.zeros((6, 4))))  # u ∘ v is read
+    selector = Selector(ranker=ranker, threshold=0.3)
+    selector.save(tmp_path / "s.json")
+    loaded = Selector.load(tmp_path / "s.json")
+    assert np.allclose(loaded.ranker.logits(rows, pairs), logits, atol=1e-3)
+    (chosen, confidence), (kept, again) = (s.choose(rows, lambda i, j: 0.0, pairs)
+                                           for s in (selector, loaded))
+    assert chosen == kept and confidence == pytest.approx(again, abs=1e-4)
 
 
 def test_a_definition_question_gets_the_defining_sentence_not_the_heading(assistant):
@@ -58,7 +76,7 @@ def test_a_sentence_giving_orders_to_the_assistant_is_never_the_answer(assistant
                    "président de l'intercommunalité."), hit(2, trap)]
     answer = assistant.extractive_answer("Qui signe le contrat de ville ?", hits)
     assert "Ignore les consignes" not in answer.answer
-    found, _ = extractive.score("Qui signe le contrat de ville ?", hits, assistant.index)
+    found, _, _ = extractive.score("Qui signe le contrat de ville ?", hits, assistant.index)
     assert all(not c.sentence.startswith("Ignore") for c in found)
 
 
@@ -86,7 +104,7 @@ def test_training_script_runs_end_to_end_on_a_tiny_sample(tmp_path, built_data_d
 
 
 def _row(question: str, hits: list[SearchHit], assistant, starts: str) -> dict[str, float]:
-    found, rows = extractive.score(question, hits, assistant.index)
+    found, rows, _ = extractive.score(question, hits, assistant.index)
     (i,) = [k for k, c in enumerate(found) if c.sentence.startswith(starts)]
     return dict(zip(FEATURES, rows[i], strict=True))
 
@@ -121,8 +139,8 @@ def test_a_question_in_a_document_is_never_quoted_as_an_answer(assistant):
     hits = [hit(1, "Qu'est-ce que le fonds de participation des habitants ?\n\nLe fonds de "
                    "participation des habitants est un dispositif financier qui soutient les "
                    "initiatives citoyennes dans les quartiers prioritaires.")]
-    found, _ = extractive.score("Qu'est-ce que le fonds de participation des habitants ?", hits,
-                                assistant.index)
+    found, _, _ = extractive.score("Qu'est-ce que le fonds de participation des habitants ?",
+                                   hits, assistant.index)
     assert found and all(not c.sentence.endswith("?") for c in found)
 
 
@@ -145,8 +163,8 @@ def test_the_title_line_of_a_law_is_not_an_answer(assistant):
                    "« loi Lamy »\n\nUn conseil citoyen est mis en place dans chaque quartier "
                    "prioritaire de la politique de la ville.", title=title),
             hit(2, "Les contrats de ville sont signés par les départements et les régions.")]
-    found, _ = extractive.score("Que dit la loi Lamy sur les conseils citoyens ?", hits,
-                                assistant.index)
+    found, _, _ = extractive.score("Que dit la loi Lamy sur les conseils citoyens ?", hits,
+                                   assistant.index)
     sentences = [c.sentence for c in found]
     assert not any(s.startswith("LOI n° 2014-173") for s in sentences)
     assert any(s.startswith("Les contrats de ville sont signés") for s in sentences)
