@@ -187,7 +187,9 @@ def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool]]:
         text = span.text
         first = span[0].lower_
         before = doc[chunk.start - 1].lower_ if chunk.start else ""
-        if before == "combien" or first in {"d'", "de"} and before == "combien":
+        counted = before in {"d'", "d’", "de"} and chunk.start > 1 and \
+            doc[chunk.start - 2].lower_ == "combien"  # « combien d' » + « axes opérationnels »
+        if before == "combien" or counted:
             text = "les " + re.sub(r"^(?:de\s+|d')", "", text)
         elif first == "combien":  # « Combien de quartiers prioritaires » as one chunk
             text = "les " + re.sub(r"^combien\s+(?:de\s+|d')", "", text, flags=re.I)
@@ -230,6 +232,18 @@ def _antecedent(previous: str, agreement: tuple[str | None, str | None],
 
 # -- pronoun replacement -----------------------------------------------------------------------
 
+def _referent(previous: str, agreement: tuple[str | None, str | None],
+              as_subject: bool = True) -> str | None:
+    """The antecedent as it reads in place of a pronoun: a definite phrase in lower case inside
+    the question (« À qui les bailleurs sociaux doivent-ils… », not « À qui Les… »; « Qui
+    désigne les vice-présidents ? », not « … des vice-présidents »)."""
+    phrase = _antecedent(previous, agreement, as_subject)
+    if phrase is None:
+        return None
+    phrase = _without_article_case(phrase)
+    return re.sub(r"^des\s+", "les ", phrase, flags=re.I)
+
+
 def _contract(preposition: str, phrase: str) -> str:
     """de + le → du, de + les → des, à + le → au, de + un → d'un."""
     lowered = phrase.lower()
@@ -248,19 +262,19 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
     # « celle-ci », « ceux-ci »…, « cette loi », « ce dispositif »: the antecedent itself
     demo = re.search(r"\b(celui-ci|celle-ci|ceux-ci|celles-ci)\b", text, re.I)
     if demo:
-        x = _antecedent(previous, _AGREEMENT[demo.group(1).lower()])
+        x = _referent(previous, _AGREEMENT[demo.group(1).lower()])
         if x:
             return _at(text, demo, x)
     demo = re.search(r"\b(ce|cet|cette|ces)\s+([\wéèêàç-]+)", text, re.I)
     if demo:
-        x = _antecedent(previous, _agreement_of(demo.group(2)))
+        x = _referent(previous, _agreement_of(demo.group(2)))
         head = demo.group(2).lower().rstrip("s")
         if x and head[:5] in x.lower():
             return _at(text, demo, x)
     # « leur rôle » → « le rôle des conseils citoyens »
     leur = re.search(r"\b(leurs?)\s+([\wéèêàç-]+)", text, re.I)
     if leur:
-        x = _antecedent(previous, (None, None))
+        x = _referent(previous, (None, None))
         if x:
             plural = leur.group(1).lower() == "leurs"
             gender = _agreement_of(leur.group(2))[0]
@@ -271,7 +285,7 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
     if inverted and _has_subject(text[:inverted.start()]):
         inverted = None  # « Dans quelles communes le maire doit-il… »: the subject is there
     if inverted:
-        x = _antecedent(previous, _AGREEMENT[inverted.group(3).lower()])
+        x = _referent(previous, _AGREEMENT[inverted.group(3).lower()])
         if x:
             before = text[:inverted.start()].strip()
             if re.match(r"^(?:que|qu')$", before, re.I) or re.fullmatch(
@@ -287,7 +301,7 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
     # subject pronoun first: « Elle dure combien de temps »
     subject = re.match(r"^(il|elle|ils|elles)\b", text, re.I)
     if subject:
-        x = _antecedent(previous, _AGREEMENT[subject.group(1).lower()])
+        x = _referent(previous, _AGREEMENT[subject.group(1).lower()])
         if x:
             return x + text[subject.end():]
     doc = _parse(text)
@@ -303,7 +317,7 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
         if word in {"le", "la", "les", "l'"} and nxt is not None and (
                 verb_next and (token.pos_ == "PRON" or doc[i - 1].pos_ in {"VERB", "AUX"}
                                or doc[i - 1].text.startswith("-")) or after_qui):
-            x = _antecedent(previous, _AGREEMENT[word], as_subject=False)
+            x = _referent(previous, _AGREEMENT[word], as_subject=False)
             if x:
                 return _drop_and_insert(text, doc, i, x, verb_at_least=True)
         if word == "en" and (verb_next or token.pos_ == "PRON") and nxt is not None:
@@ -311,11 +325,11 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
                                 r"existe|faut|[a-zé]+ent)\b", previous, re.I)
             if i > 0 and doc[i - 1].lower_ == "combien" and counted:
                 return text[:token.idx] + counted.group(1) + text[token.idx + len(token):]
-            x = _antecedent(previous, (None, None))
+            x = _referent(previous, (None, None))
             if x:
                 return _drop_and_insert(text, doc, i, _contract("de", x), after_object=True)
         if word == "y" and (verb_next or token.pos_ == "PRON"):
-            x = _antecedent(previous, (None, None))
+            x = _referent(previous, (None, None))
             if x:
                 cut = text[:token.idx] + text[token.idx + len(token):]
                 return re.sub(r"\bqu'\s*", "que ", re.sub(r"\s{2,}", " ", cut),
@@ -338,8 +352,8 @@ def _has_subject(before: str) -> bool:
 
 
 def _without_article_case(phrase: str) -> str:
-    return phrase[:1].lower() + phrase[1:] if phrase[:2].lower() in {"le", "la", "l'", "un"} \
-        else phrase
+    return phrase[:1].lower() + phrase[1:] if phrase[:2].lower() in {"le", "la", "l'", "un",
+                                                                    "de"} else phrase
 
 
 def _at(text: str, match: re.Match, replacement: str) -> str:

@@ -36,6 +36,11 @@ from assistant.rewrite import rewrite, standalone_turns
     ("Combien de quartiers prioritaires compte la région ?",
      "Et dans combien de communes se trouvent-ils ?",
      "Dans combien de communes les quartiers prioritaires se trouvent-ils ?"),
+    ("Les bailleurs sociaux bénéficient-ils d'un abattement de taxe foncière ?",
+     "À qui doivent-ils rendre compte chaque année ?",
+     "À qui les bailleurs sociaux doivent-ils rendre compte chaque année ?"),
+    ("Le Conseil national des villes a-t-il des vice-présidents ?", "Qui les désigne ?",
+     "Qui désigne les vice-présidents ?"),
 ])
 def test_follow_up_becomes_stand_alone(previous, follow_up, expected):
     assert rewrite(follow_up, [previous]) == expected
