@@ -120,13 +120,13 @@ def test_a_named_legal_reference_goes_straight_to_that_article(client, question,
 @pytest.mark.parametrize("question", [
     "Donne-moi une recette de tarte aux pommes.",
     "Quelle est la population de Lille ?",
-    "Quel est le budget annuel de l'IREV ?",
-    "Qui a gagné la coupe du monde de football 2018 ?",
-    pytest.param("Combien d'habitants compte la ville de Lille ?", marks=pytest.mark.xfail(
+    pytest.param("Quel est le budget annuel de l'IREV ?", marks=pytest.mark.xfail(
         strict=True, reason="known weakness (issue 11): the threshold chosen on validation "
-        "(0.09, at most 10 % false abstentions) lets through a count question whose name the "
-        "passages hold (« Lille »), with the IREV's rates as the answer (29-67 % of unanswerable "
-        "test questions are refused, README « Answer quality »)")),
+        "(0.15, at most 10 % false abstentions) lets this question through over the tests' "
+        "index, though it refuses it over the index of `make run` (confidence 0.108); about 71 % "
+        "of unanswerable validation questions are refused, README « Answer quality »")),
+    "Qui a gagné la coupe du monde de football 2018 ?",
+    "Combien d'habitants compte la ville de Lille ?",
 ])
 def test_out_of_domain_questions_abstain_with_suggestions(client, question):
     body = ask(client, question)
