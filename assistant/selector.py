@@ -9,7 +9,7 @@ Two small models, trained by `python -m eval.training` and shipped as one JSON f
   regression, gradient-boosted trees, or small networks that also read u ∘ v and are trained to
   put an answering sentence first among the question's candidates: whichever won on validation);
 - the **gate** is a logistic regression over the question's best candidates (`GATE_FEATURES`):
-  its output is the probability that the best sentence answers the question. Below the
+  its output is the probability that one of the three best sentences answers the question. Below the
   threshold chosen on validation data the assistant says it did not find the answer.
 The file also records the threshold, the second-sentence ratio and where they came from."""
 

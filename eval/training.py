@@ -337,8 +337,8 @@ def fit_gate(groups: list[Group], kind: str) -> Logistic:
     Its label: one of the ranker's `GATE_TOP` best candidates answers (an answer may quote that
     many); on validation this lifted the gate's AUC from 0.891 to 0.904. (Leaving PIAF's own
     questions out of the gate gave 0.912, but a gate fitted on the ~1,500 domain questions alone
-    refused « Combien de quartiers prioritaires compte la région ? », a training question, for
-    every count question weighed against it.)"""
+    weighed every count question down and refused « Combien de quartiers prioritaires compte la
+    région ? », one of its own training questions.)"""
     folds = [[g for g in groups if hash_fold(g.qid) == f] for f in (0, 1)]
     rows, labels, weights = [], [], []
     for held, other in ((folds[0], folds[1]), (folds[1], folds[0])):
