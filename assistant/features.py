@@ -68,10 +68,6 @@ _UNIT_MET = {
     "year": re.compile(r"\b(?:19|20)\d{2}\b"),
 }
 
-
-def question_unit(question: str) -> str | None:
-    lowered = plain_punctuation(question.lower())
-    return next((unit for unit, pattern in _UNIT_ASKED if pattern.search(lowered)), None)
 # A name as written in the question: capitalised words, with « de », « la », « -… » inside
 # (« Grand Est », « Seine-Saint-Denis », « Maison du projet »), not the question's first word.
 _NAME = re.compile(r"(?<!^)(?<![.?!] )\b[A-ZÀ-Ý][\w'’-]*(?:\s+(?:(?:de|du|des|d'|la|le|les|sur|en)"
@@ -101,6 +97,12 @@ def question_kind(question: str) -> str | None:
         if re.search(pattern, lowered):
             return kind
     return None
+
+
+def question_unit(question: str) -> str | None:
+    """money, percent or year: the unit a count or date question must be answered in."""
+    lowered = plain_punctuation(question.lower())
+    return next((unit for unit, pattern in _UNIT_ASKED if pattern.search(lowered)), None)
 
 
 def normalise(text: str) -> str:

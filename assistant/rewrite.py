@@ -334,7 +334,7 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
                 cut = text[:token.idx] + text[token.idx + len(token):]
                 return re.sub(r"\bqu'\s*", "que ", re.sub(r"\s{2,}", " ", cut),
                               flags=re.I).strip() + \
-                    f" dans {_without_article_case(x)}"
+                    f" dans {x}"
     return None
 
 

@@ -84,9 +84,8 @@ class Networks:
     bias: float = 0.0
 
     def scores(self, rows: np.ndarray, pairs: np.ndarray | None) -> np.ndarray:
-        width = self.nets[0]["hidden"].shape[0] - rows.shape[1]
-        if pairs is None or len(pairs) != len(rows):
-            pairs = np.zeros((len(rows), width))
+        if pairs is None:  # no vectors given: u ∘ v reads as zeros
+            pairs = np.zeros((len(rows), self.nets[0]["hidden"].shape[0] - rows.shape[1]))
         x = np.hstack([(rows - self.mean) / self.scale, pairs.astype(np.float64) * PAIR_SCALE])
         return sum(np.maximum(x @ n["hidden"] + n["hidden_bias"], 0.0) @ n["out"] +
                    float(n["out_bias"][0]) for n in self.nets) / len(self.nets)

@@ -204,11 +204,17 @@ def _weight(group: Group) -> float:
     return 1.0 if group.source.startswith("piaf") else DOMAIN_WEIGHT
 
 
+def _standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (1 where a column is constant)."""
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    return mean, scale
+
+
 def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float = 1.0) -> Logistic:
     from sklearn.linear_model import LogisticRegression
 
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
+    mean, scale = _standardisation(x)
     model = LogisticRegression(C=c, max_iter=5000)
     model.fit((x - mean) / scale, y, sample_weight=w)
     return Logistic(mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]))
@@ -275,8 +281,7 @@ def fit_networks(groups: list[Group], seeds: int = NETWORKS, hidden: int = HIDDE
     import torch
 
     x_all, y_all, w_all = _stack(groups)
-    mean, scale = x_all.mean(axis=0), x_all.std(axis=0)
-    scale[scale == 0] = 1.0
+    mean, scale = _standardisation(x_all)
     used = [g for g in groups if len(g.rows) and g.labels.any() and not g.labels.all()]
     width = max(len(g.rows) for g in used)
     inputs = len(FEATURES) + used[0].products.shape[1]
@@ -502,7 +507,7 @@ def main(argv: list[str] | None = None) -> dict:
             ("product", spf_elsewhere), ("web", web_items),
             ("product", irev_items), ("product", oos_items), ("web", oos_items),
             ("product", web_elsewhere), ("product", followup_items)]
-    groups = []
+    groups, live = [], {}
     for name, items in plan:
         source = items[0].source if items else "—"
         cache = data / f"groups{suffix}-{name}-{source}.pkl"
@@ -512,7 +517,9 @@ def main(argv: list[str] | None = None) -> dict:
             groups += cached[1]
             continue
         console.print(f"{name}: {len(items)} questions ({source})")
-        collected = collect(LiveIndex(indexes[name], embedder), items)
+        if name not in live:  # each index is loaded once, whatever the number of item sets
+            live[name] = LiveIndex(indexes[name], embedder)
+        collected = collect(live[name], items)
         cache.write_bytes(pickle.dumps((key, collected)))
         groups += collected
     for g in groups:  # irev dev questions: alternate between fitting and choosing

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from assistant.features import FEATURES, analyse_question, question_kind
+from assistant.features import FEATURES, analyse_question, question_kind, question_unit
 from ingest.sentence_tags import tag_sentences
 
 
@@ -72,6 +72,4 @@ def test_features_have_one_column_per_name():
     ("Combien de quartiers prioritaires compte la région ?", None),
 ])
 def test_the_unit_an_answer_must_be_written_in(question, unit):
-    from assistant.features import question_unit
-
     assert question_unit(question) == unit
