@@ -75,7 +75,7 @@ class SentenceTags:
 def _nlp():
     import spacy
 
-    return spacy.load("fr_core_news_md", disable=["parser", "lemmatizer"])
+    return spacy.load("fr_core_news_md", exclude=["parser", "lemmatizer"])  # not even read
 
 
 def tag_sentences(sentences: list[str], batch_size: int = 64) -> list[SentenceTags]:
