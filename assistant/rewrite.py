@@ -171,24 +171,38 @@ def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool]]:
         gender, number = _agreement_of(term)
         found.append((term, gender, number, True))
     covered: set[int] = set()
-    for chunk in doc.noun_chunks:
-        root = chunk.root
-        if root.pos_ not in {"NOUN", "PROPN"} or chunk.start in covered:
+    chunks = list(doc.noun_chunks)
+    # a noun with its article that spaCy's chunker missed (« les contrats » before « de ville »)
+    heads = sorted([(c.start, c.end, c.root) for c in chunks] + [
+        (t.i - 1, t.i + 1, t) for t in doc
+        if t.pos_ == "NOUN" and t.i and doc[t.i - 1].pos_ == "DET"
+        and doc[t.i - 1].head == t and not any(c.start <= t.i < c.end for c in chunks)])
+    for start, end, root in heads:
+        if root.pos_ not in {"NOUN", "PROPN"} or start in covered:
             continue
-        end = chunk.end
-        while end < len(doc) and doc[end].lower_ in {"de", "du", "des", "d'", "d’"} and \
-                end + 1 < len(doc) and doc[end + 1].pos_ in {"NOUN", "PROPN", "DET", "ADJ"}:
-            nxt = next((c for c in doc.noun_chunks if c.start in {end + 1, end + 2}), None)
-            if nxt is None:
+        # a chunk runs on over a following « l'IREV »: it ends before another article
+        end = next((t.i for t in doc[root.i + 1:end] if t.pos_ == "DET"), end)
+        while True:
+            if end + 1 < len(doc) and doc[end].text == "«":  # a quoted name: « quartiers 2030 »
+                close = next((t.i for t in doc[end + 1:] if t.text == "»"), None)
+                if close is None:
+                    break
+                end = close + 1
+            elif end + 1 < len(doc) and doc[end].lower_ in {"de", "du", "des", "d'", "d’"} \
+                    and doc[end + 1].pos_ in {"NOUN", "PROPN", "DET", "ADJ"}:
+                nxt = next((c for c in chunks if c.start in {end + 1, end + 2}), None)
+                if nxt is None:
+                    break
+                end = nxt.end
+            else:
                 break
-            end = nxt.end
-        covered.update(range(chunk.start, end))
-        span = doc[chunk.start:end]
+        covered.update(range(start, end))
+        span = doc[start:end]
         text = span.text
         first = span[0].lower_
-        before = doc[chunk.start - 1].lower_ if chunk.start else ""
-        counted = before in {"d'", "d’", "de"} and chunk.start > 1 and \
-            doc[chunk.start - 2].lower_ == "combien"  # « combien d' » + « axes opérationnels »
+        before = doc[start - 1].lower_ if start else ""
+        counted = before in {"d'", "d’", "de"} and start > 1 and \
+            doc[start - 2].lower_ == "combien"  # « combien d' » + « axes opérationnels »
         if before == "combien" or counted:
             text = "les " + re.sub(r"^(?:de\s+|d')", "", text)
         elif first == "combien":  # « Combien de quartiers prioritaires » as one chunk
@@ -288,11 +302,14 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
         x = _referent(previous, _AGREEMENT[inverted.group(3).lower()])
         if x:
             before = text[:inverted.start()].strip()
+            rest = text[inverted.end():].strip()
+            if inverted.group(1).lower() in {"est", "sont"} and not rest:
+                # « Quels sont-ils ? » names nothing but the antecedent: the previous question
+                # says which ones
+                return f"{before} {inverted.group(1)} {x} ({previous})"
             if re.match(r"^(?:que|qu')$", before, re.I) or re.fullmatch(
                     r"(?:quels?|quelles?)", before, re.I):
                 return f"{before} {inverted.group(1)} {x}{text[inverted.end():]}"
-            if inverted.group(1).lower() in {"est", "sont"} and not text[inverted.end():].strip():
-                return f"{before} {inverted.group(1)} {x}"
             # the subject goes before the verb's clitics: « … les quartiers se trouvent-ils »
             clitics = re.search(r"(?:\b(?:ne|n'|se|s'|en|y|le|la|les|l'|lui|leur)\s*)+$",
                                 text[:inverted.start()], re.I)

@@ -41,6 +41,11 @@ from assistant.rewrite import rewrite, standalone_turns
      "À qui les bailleurs sociaux doivent-ils rendre compte chaque année ?"),
     ("Le Conseil national des villes a-t-il des vice-présidents ?", "Qui les désigne ?",
      "Qui désigne les vice-présidents ?"),
+    # a quoted name belongs to the noun phrase before it; an article starts another phrase
+    ("En quelle année les contrats de ville « quartiers 2030 » ont-ils été signés ?",
+     "Qui les signe ?", "Qui signe les contrats de ville « quartiers 2030 » ?"),
+    ("Autour de combien d'axes l'IREV a-t-il construit son programme ?", "Quels sont-ils ?",
+     "Quels sont les axes (Autour de combien d'axes l'IREV a-t-il construit son programme) ?"),
 ])
 def test_follow_up_becomes_stand_alone(previous, follow_up, expected):
     assert rewrite(follow_up, [previous]) == expected
