@@ -161,7 +161,8 @@ def _agreement_of(phrase: str) -> tuple[str | None, str | None]:
 # -- antecedents -------------------------------------------------------------------------------
 
 def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool]]:
-    """Noun phrases of the previous question, widened over their « de … » complements:
+    """Noun phrases of the previous question, widened over their « de … » complements and a
+    quoted name (« les contrats « quartiers 2030 » »):
     (text, gender, number, is_subject), the defined term of « qu'est-ce que X » first."""
     found = []
     defined = _DEFINED.match(previous + " ?")
@@ -180,8 +181,10 @@ def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool]]:
     for start, end, root in heads:
         if root.pos_ not in {"NOUN", "PROPN"} or start in covered:
             continue
-        # a chunk runs on over a following « l'IREV »: it ends before another article
-        end = next((t.i for t in doc[root.i + 1:end] if t.pos_ == "DET"), end)
+        # a chunk runs on over a following « l'IREV »: it ends before another article (not the
+        # one of a complement: « de la ville »)
+        end = next((t.i for t in doc[root.i + 1:end]
+                    if t.pos_ == "DET" and doc[t.i - 1].pos_ != "ADP"), end)
         while True:
             if end + 1 < len(doc) and doc[end].text == "«":  # a quoted name: « quartiers 2030 »
                 close = next((t.i for t in doc[end + 1:] if t.text == "»"), None)

@@ -350,8 +350,8 @@ def _embed_sentences(snapshot: Snapshot, known: dict[str, np.ndarray], model: _M
     """Embed the quotable sentences of every chunk once, here, rather than per question."""
     wanted = dict.fromkeys(s for n in snapshot.nodes for s in answer_sentences(n.get_content()))
     missing = [s for s in wanted if s not in known]
-    computed = dict(zip(missing, _embed_texts(missing, model, progress,
-                                              "Vecteurs des phrases", batch=SENTENCE_BATCH), strict=True))
+    vectors = _embed_texts(missing, model, progress, "Vecteurs des phrases", batch=SENTENCE_BATCH)
+    computed = dict(zip(missing, vectors, strict=True))
     snapshot.sentences = {s: known[s] if s in known else computed[s] for s in wanted}
     return len(missing)
 
