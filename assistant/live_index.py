@@ -7,6 +7,7 @@ methods below, never the build's files."""
 
 import logging
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,9 @@ from ingest.sentence_tags import SentenceTags, tag_sentences
 logger = logging.getLogger(__name__)
 
 NO_INDEX = "Aucun document n'est encore indexé : l'administrateur doit lancer `irev ingest`."
+
+
+QUERY_CACHE = 64  # query vectors kept (by text)
 
 
 class _Served:
@@ -38,6 +42,8 @@ class LiveIndex:
         self.embedder = embedder
         self.fusion, self.rrf_k = fusion, rrf_k
         self._lock = threading.Lock()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries_lock = threading.Lock()
         self._served: _Served | None = None
         self.reload()
 
@@ -70,7 +76,8 @@ class LiveIndex:
             except (IndexFailure, OSError, ValueError) as exc:
                 logger.error("index %s could not be loaded: %s", build, exc)
                 return False
-            self._served = _Served(index, Retriever(index, self.fusion, self.rrf_k))  # one swap
+            self._served = _Served(index, Retriever(index, self.fusion, self.rrf_k,
+                                                    embed=self.embed_query))  # one swap
             logger.info("serving index %s", index.name)
             return True
 
@@ -92,7 +99,19 @@ class LiveIndex:
         return self._snapshot().idf
 
     def embed_query(self, text: str) -> np.ndarray:
-        return np.asarray(self.embedder.get_query_embedding(text), dtype=np.float32)
+        """The question's vector; the last few are kept, since search and the answer step both
+        need it (one forward pass, ~45 ms on 2 cores, instead of two)."""
+        with self._queries_lock:
+            if text in self._queries:
+                self._queries.move_to_end(text)
+                return self._queries[text]
+        vector = np.asarray(self.embedder.get_query_embedding(text), dtype=np.float32)
+        vector.flags.writeable = False
+        with self._queries_lock:
+            self._queries[text] = vector
+            while len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return vector
 
     def sentence_vectors(self, texts: list[str]) -> np.ndarray:
         """Vectors of sentences: those of the index were embedded at ingest; only others now."""

@@ -1,5 +1,8 @@
 """Hybrid retrieval: exact legal references first, then dense + French BM25, fused."""
 
+from collections.abc import Callable
+
+import numpy as np
 from llama_index.core.schema import TextNode
 
 from assistant.references import matching_documents, parse_reference
@@ -20,17 +23,20 @@ def reciprocal_rank_fusion(rankings: list[list[str]], k: int) -> dict[str, float
 class Retriever:
     """`search(query, k)`: the k best passages for a question."""
 
-    def __init__(self, index: HybridIndex, fusion: str = "rrf", rrf_k: int = 10, depth: int = 50):
+    def __init__(self, index: HybridIndex, fusion: str = "rrf", rrf_k: int = 10, depth: int = 50,
+                 embed: Callable[[str], np.ndarray] | None = None):
         self.index = index
         self.fusion = fusion
         self.rrf_k = rrf_k
         self.depth = depth
+        self.embed = embed  # the query's vector, shared with the answer step (None: the index's)
 
     def search(self, query: str, k: int) -> list[SearchHit]:
         index = self.index  # one snapshot for the whole query, even if a reload swaps it
         depth = max(self.depth, k)
         expanded = expand(query)
-        dense = index.dense_search(expanded, depth) if self.fusion != "bm25" else []
+        dense = index.dense_search(expanded, depth, self.embed(expanded) if self.embed else None) \
+            if self.fusion != "bm25" else []
         lexical = index.lexical_search(expanded, depth) if self.fusion != "dense" else []
         rankings = [[n.node_id for n, _ in hits] for hits in (dense, lexical) if hits]
         fused = reciprocal_rank_fusion(rankings, self.rrf_k)

@@ -274,11 +274,17 @@ class HybridIndex:
     def documents(self) -> dict[str, dict]:
         return self.meta.get("documents", {})
 
-    def dense_search(self, query: str, k: int) -> list[tuple[TextNode, float]]:
+    def dense_search(self, query: str, k: int,
+                     vector: np.ndarray | None = None) -> list[tuple[TextNode, float]]:
+        """The k nearest passages; `vector`: the query's embedding when already computed."""
         if not self.nodes:
             return []
+        from llama_index.core.schema import QueryBundle
+
         retriever = self.vector_index.as_retriever(similarity_top_k=min(k, len(self.nodes)))
-        return [(hit.node, float(hit.score or 0.0)) for hit in retriever.retrieve(query)]
+        bundle = QueryBundle(query_str=query,
+                             embedding=None if vector is None else vector.tolist())
+        return [(hit.node, float(hit.score or 0.0)) for hit in retriever.retrieve(bundle)]
 
     def lexical_search(self, query: str, k: int) -> list[tuple[TextNode, float]]:
         return [(self.nodes[i], score) for i, score in self.lexical.search(query, k)]

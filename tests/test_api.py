@@ -52,7 +52,9 @@ class _EmbeddedTexts(BaseEventHandler):
 
 def test_an_extractive_answer_embeds_the_question_only(assistant):
     """The candidate sentences' vectors come from the index (embedded at ingest): answering
-    costs one or two query embeddings, not one per candidate sentence."""
+    costs at most the question's embeddings (the question, its acronyms spelled out), each once
+    (search and the answer step share it; none if the question was just asked), not one per
+    candidate sentence."""
     handler = _EmbeddedTexts(texts=[])
     dispatcher = get_dispatcher()
     dispatcher.add_event_handler(handler)
@@ -62,7 +64,8 @@ def test_an_extractive_answer_embeds_the_question_only(assistant):
     finally:
         dispatcher.event_handlers.remove(handler)
     assert answer.grounded and "1500" in answer.answer
-    assert 1 <= len(handler.texts) <= 2, handler.texts
+    assert len(handler.texts) <= 2 and len(set(handler.texts)) == len(handler.texts), \
+        handler.texts
     assert all("IREV" in text for text in handler.texts), handler.texts
 
 
