@@ -39,7 +39,7 @@ from common import (
 from fastapi import FastAPI
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-QUESTIONS = ROOT / "eval/datasets/irev.jsonl"
+QUESTIONS = (ROOT / "eval/datasets/irev.jsonl", ROOT / "eval/datasets/web.jsonl")
 FULL = {"corpus": [ROOT / "corpus", SHARED / "corpus/pdf", SHARED / "corpus/legal"],
         "synthetic": 10_000, "questions": 50, "warmup": 3}
 QUICK = {"corpus": [ROOT / "corpus"], "synthetic": 1_000, "questions": 5, "warmup": 1}
@@ -207,17 +207,21 @@ def timed(client: httpx.Client, url: str, endpoint: str, question: str) -> float
 
 
 def measure(urls: dict[str, str], questions: list[str], warmup: int) -> dict[str, dict]:
+    """Each endpoint is asked its own questions (and the warm-up others still): ours keeps
+    recent query vectors, so a question asked twice would be timed without its embedding."""
     timings: dict[str, dict[str, list[float]]] = {s: {e: [] for e in ENDPOINTS} for s in SYSTEMS}
+    n = (len(questions) - warmup) // len(ENDPOINTS)
+    asked = {e: questions[k * n:(k + 1) * n] for k, e in enumerate(ENDPOINTS)}
     with httpx.Client(timeout=300) as client:
-        for question in questions[:warmup]:
+        for question in questions[len(ENDPOINTS) * n:][:warmup]:
             for system in SYSTEMS:
                 for endpoint in ENDPOINTS:
                     timed(client, urls[system], endpoint, question)
-        for i, question in enumerate(questions):
+        for i in range(n):
             for system in SYSTEMS if i % 2 == 0 else SYSTEMS[::-1]:
                 for endpoint in ENDPOINTS:
                     timings[system][endpoint].append(
-                        timed(client, urls[system], endpoint, question))
+                        timed(client, urls[system], endpoint, asked[endpoint][i]))
     return {s: {e: {"p50_ms": percentile(v, 50) * 1000, "p95_ms": percentile(v, 95) * 1000}
                 for e, v in by_endpoint.items()} for s, by_endpoint in timings.items()}
 
@@ -263,9 +267,9 @@ def main() -> None:
         chunks = build_corpus_index(sizes["corpus"], work / "corpus/index", embedder)
         synthetic = build_synthetic_index(work / "corpus/index", work / "synthetic/index",
                                           sizes["synthetic"], embedder)
-    lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
-    questions = [json.loads(line)["question"] for line in lines if line.strip()]
-    questions = questions[:sizes["questions"]]
+    lines = [line for path in QUESTIONS for line in path.read_text(encoding="utf-8").splitlines()]
+    questions = list(dict.fromkeys(json.loads(line)["question"] for line in lines if line.strip()))
+    questions = questions[:sizes["questions"] * len(ENDPOINTS) + sizes["warmup"]]
     labels = {"corpus": f"corpus ({chunks} chunks)",
               "synthetic": f"synthetic ({sizes['synthetic']})"}
     results = {}
@@ -280,7 +284,7 @@ def main() -> None:
              "sentence of the best passage; stream = citations, then tokens",
              f"{sizes['warmup']} warm-up question(s) per endpoint; requests interleaved; "
              f"total {time.perf_counter() - started:.0f} s · {machine_note()}"]
-    print_latency(results, notes, len(questions))
+    print_latency(results, notes, (len(questions) - sizes["warmup"]) // len(ENDPOINTS))
     save_json(args.json, {"machine": machine_note(), "notes": notes, "latency": results})
 
 
