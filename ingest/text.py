@@ -14,9 +14,24 @@ from bm25s.stopwords import STOPWORDS_FRENCH
 # -- characters --------------------------------------------------------------------------------
 
 
+class _FoldTable(dict):
+    """Code point → its NFKD form without combining marks, filled as characters are met.
+    Character by character is the same as the whole text: NFKD only decomposes, and the marks
+    it would reorder are the ones dropped."""
+
+    def __missing__(self, point: int) -> str:
+        folded = "".join(c for c in unicodedata.normalize("NFKD", chr(point))
+                         if not unicodedata.combining(c))
+        self[point] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
 def fold(text: str) -> str:
     """Accents removed, everything else kept: « Égalité » → « Egalite », « œuvre » stays."""
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return text if text.isascii() else text.translate(_FOLD)
 
 
 def ascii_fold(text: str) -> str:
@@ -118,16 +133,25 @@ def _stem(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
+@lru_cache(maxsize=200_000)
+def _word(raw: str) -> str | None:
+    """A lowered word's BM25 token, or None for a stop word."""
+    folded = fold(raw)
+    if folded in _STOPWORDS or len(folded) < 2 and not folded.isdigit():
+        return None
+    return folded if folded.isdigit() else _stem(folded)
+
+
 def tokenize(text: str) -> list[str]:
     """French BM25 tokens: `L'article L. 2143-1 du CGCT` -> `['l2143-1', 'articl', 'cgct']`:
     legal references whole, then stemmed, folded words without stop words."""
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=16_384)  # the answer step tokenizes the same retrieved sentences again
+def _tokens(text: str) -> tuple[str, ...]:
     lowered = plain_punctuation(text.lower())
     legal = [article_key(m.group(0)) for m in CODE_ARTICLE.finditer(lowered)]
     legal += TEXT_NUMBER.findall(CODE_ARTICLE.sub(" ", lowered))
-    words = []
-    for raw in re.findall(r"\w+", lowered):
-        folded = fold(raw)
-        if folded in _STOPWORDS or len(folded) < 2 and not folded.isdigit():
-            continue
-        words.append(folded if folded.isdigit() else _stem(folded))
-    return legal + words
+    words = [_word(raw) for raw in re.findall(r"\w+", lowered)]
+    return (*legal, *(w for w in words if w is not None))
