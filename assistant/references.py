@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ingest.text import article_key, simplify
 
@@ -55,12 +56,13 @@ def matching_documents(reference: Reference, documents: dict[str, dict]) -> set[
     """Ids of the documents whose title or file name carries every key of the reference."""
     if not reference.text_keys:
         return set()
-    found = set()
-    for doc_id, record in documents.items():
-        identity = simplify(" ".join(filter(None, [record.get("title"), doc_id])))
-        if all(key in identity for key in reference.text_keys):
-            found.add(doc_id)
-    return found
+    return {doc_id for doc_id, record in documents.items()
+            if all(key in _identity(record.get("title"), doc_id) for key in reference.text_keys)}
+
+
+@lru_cache(maxsize=65_536)  # asked for every document at each question that names a text
+def _identity(title: str | None, doc_id: str) -> str:
+    return simplify(" ".join(filter(None, [title, doc_id])))
 
 
 _TEXT_WORDS = re.compile(r"\b(?:la |le |l'|du |de la |des )?"
