@@ -8,7 +8,8 @@ Two small models, trained by `python -m eval.training` and shipped as one JSON f
 - the **ranker** scores each candidate over `assistant.features.FEATURES` (a logistic
   regression, gradient-boosted trees, or small networks that also read u ∘ v and are trained to
   put an answering sentence first among the question's candidates: whichever won on validation);
-- the **gate** is a logistic regression over the question's best candidates (`GATE_FEATURES`):
+- the **gate** is a logistic regression or small gradient-boosted trees (whichever refused more
+  on validation) over the question's best candidates (`GATE_FEATURES`):
   its output is the probability that one of the three best sentences answers the question. Below the
   threshold chosen on validation data the assistant says it did not find the answer.
 The file also records the threshold, the second-sentence ratio and where they came from."""
@@ -133,7 +134,7 @@ def gate_row(rows: np.ndarray, logits: np.ndarray) -> np.ndarray:
 @dataclass
 class Selector:
     ranker: Model
-    gate: Logistic | None = None
+    gate: Logistic | Trees | None = None
     threshold: float = 0.5  # below this probability the best sentence is not an answer
     second_ratio: float = 0.8  # a further sentence needs this share of the best one's score
     max_sentences: int = 2

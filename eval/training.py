@@ -220,10 +220,11 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float = 1.0) ->
     return Logistic(mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]))
 
 
-def fit_trees(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Trees:
+def fit_trees(x: np.ndarray, y: np.ndarray, w: np.ndarray, leaves: int = 15) -> Trees:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, max_leaf_nodes=15,
+    model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05,
+                                           max_leaf_nodes=leaves,
                                            min_samples_leaf=40, l2_regularization=1.0,
                                            random_state=0)
     model.fit(x, y, sample_weight=w)
@@ -337,13 +338,15 @@ def fit_ranker(groups: list[Group], kind: str) -> Model:
 GATE_TOP = 3  # an answer may quote up to three sentences
 
 
-def fit_gate(groups: list[Group], kind: str) -> Logistic:
+def fit_gates(groups: list[Group], kind: str) -> dict[str, Model]:
     """The gate learns from rankers that did not see the question (two folds, cross-fitted).
     Its label: one of the ranker's `GATE_TOP` best candidates answers (an answer may quote that
     many); on validation this lifted the gate's AUC from 0.891 to 0.904. (Leaving PIAF's own
     questions out of the gate gave 0.912, but a gate fitted on the ~1,500 domain questions alone
     weighed every count question down and refused « Combien de quartiers prioritaires compte la
-    région ? », one of its own training questions.)"""
+    région ? », one of its own training questions.) One gate of each kind in `GATES`, a
+    logistic regression and small gradient-boosted trees: the caller keeps the one that refuses
+    most on validation."""
     folds = [[g for g in groups if hash_fold(g.qid) == f] for f in (0, 1)]
     rows, labels, weights = [], [], []
     for held, other in ((folds[0], folds[1]), (folds[1], folds[0])):
@@ -355,8 +358,10 @@ def fit_gate(groups: list[Group], kind: str) -> Logistic:
             rows.append(gate_row(g.rows, logits))
             labels.append(bool(g.labels[np.argsort(-logits)[:GATE_TOP]].any()))
             weights.append(_weight(g))
-    w = np.asarray(weights)
-    return fit_logistic(np.asarray(rows), np.asarray(labels), w * len(w) / w.sum())
+    x, y, w = np.asarray(rows), np.asarray(labels), np.asarray(weights)
+    w = w * len(w) / w.sum()
+    return {"logistic": fit_logistic(x, y, w),
+            "trees": fit_trees(x, y, w, leaves=7)}
 
 
 def hash_fold(qid: str) -> int:
@@ -543,10 +548,20 @@ def main(argv: list[str] | None = None) -> dict:
     kind = max(candidates_by_kind, key=lambda k: candidates_by_kind[k][0])
     selector = candidates_by_kind[kind][1]
     selector.similarity = similarity
-    selector.gate = fit_gate(train, kind)
     # the trade-off is chosen on the product's kind of questions: the web-article and irev
     # validation questions and the unanswerable ones (PIAF's Wikipedia questions are not)
-    choose_threshold([g for g in validation if not g.source == "piaf"], selector)
+    product_validation = [g for g in validation if not g.source == "piaf"]
+    gates = {}
+    for gate_kind, gate in fit_gates(train, kind).items():
+        selector.gate = gate
+        choose_threshold(product_validation, selector)
+        refused = decide([g for g in product_validation if not g.answerable], selector)["refused"]
+        gates[gate_kind] = (refused, gate, selector.threshold)
+        console.print(f"gate {gate_kind}: threshold {selector.threshold:.2f}, unanswerable "
+                      f"validation questions refused {refused:.3f}")
+    gate_kind = max(gates, key=lambda k: gates[k][0])
+    selector.gate = gates[gate_kind][1]
+    choose_threshold(product_validation, selector)
 
     table = Table(title="Sentence selector — validation")
     table.add_column("set")
@@ -577,10 +592,12 @@ def main(argv: list[str] | None = None) -> dict:
                          key=lambda p: -abs(p[1]))
         console.print("strongest features: " + ", ".join(f"{n} {w:+.2f}"
                                                          for n, w in weights[:12]))
-    gate = sorted(zip(GATE_FEATURES, selector.gate.coef, strict=True), key=lambda p: -abs(p[1]))
-    console.print("gate: " + ", ".join(f"{n} {w:+.2f}" for n, w in gate))
+    if isinstance(selector.gate, Logistic):
+        gate = sorted(zip(GATE_FEATURES, selector.gate.coef, strict=True),
+                      key=lambda p: -abs(p[1]))
+        console.print("gate: " + ", ".join(f"{n} {w:+.2f}" for n, w in gate))
     selector.provenance = {
-        "commit": _git_commit(), "tiny": args.tiny, "ranker": kind,
+        "commit": _git_commit(), "tiny": args.tiny, "ranker": kind, "gate": gate_kind,
         "train_questions": {s: sum(g.source == s for g in train)
                             for s in sorted({g.source for g in train})},
         "validation": summary,
