@@ -160,17 +160,18 @@ def _agreement_of(phrase: str) -> tuple[str | None, str | None]:
 
 # -- antecedents -------------------------------------------------------------------------------
 
-def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool]]:
+def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool | None]]:
     """Noun phrases of the previous question, widened over their « de … » complements and a
     quoted name (« les contrats « quartiers 2030 » »):
-    (text, gender, number, is_subject), the defined term of « qu'est-ce que X » first."""
+    (text, gender, number, is_subject), the defined term of « qu'est-ce que X » first (and
+    standing for a subject or an object: is_subject None)."""
     found = []
     defined = _DEFINED.match(previous + " ?")
     doc = _parse(previous)
-    if defined:
+    if defined:  # what the conversation is about: subject or object of the follow-up alike
         term = defined.group("term").strip()
         gender, number = _agreement_of(term)
-        found.append((term, gender, number, True))
+        found.append((term, gender, number, None))
     covered: set[int] = set()
     chunks = list(doc.noun_chunks)
     # a noun with its article that spaCy's chunker missed (« les contrats » before « de ville »)
@@ -199,6 +200,10 @@ def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool]]:
                 end = nxt.end
             else:
                 break
+        inverted = _INVERTED.match(previous)
+        if inverted and doc[start].idx < inverted.end("subject") < doc[end - 1].idx + 1:
+            # « Le contrat de ville dure-t-il… »: the subject ends before its verb
+            end = next(t.i for t in doc[start:end] if t.idx >= inverted.end("subject"))
         covered.update(range(start, end))
         span = doc[start:end]
         text = span.text
@@ -210,15 +215,44 @@ def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool]]:
             text = "les " + re.sub(r"^(?:de\s+|d')", "", text)
         elif first == "combien":  # « Combien de quartiers prioritaires » as one chunk
             text = "les " + re.sub(r"^combien\s+(?:de\s+|d')", "", text, flags=re.I)
+        elif before == "des" and span[0].pos_ != "DET" and start > 1 and \
+                doc[start - 2].pos_ in {"VERB", "AUX", "PRON"}:  # « ont-elles des conseils »
+            text = f"des {text}"
         elif first in {"quel", "quelle", "quels", "quelles"}:
             text = _definite(span)
             if end < len(doc) and doc[end].pos_ in {"VERB", "AUX"}:  # « Quelle loi a créé X »
                 text = f"{text} qui {doc[end:].text}"
         morph = root.morph
-        subject = root.dep_.startswith("nsubj")
+        subject, owner = _roles(previous, span)
+        if subject is None:
+            subject = root.dep_.startswith("nsubj")
+        if owner:  # « Le CNV a-t-il des vice-présidents ? »: « les vice-présidents du CNV »
+            text = f"{text} {_contract('de', _without_article_case(owner))}"
         found.append((text, (morph.get("Gender") or [None])[0],
                       (morph.get("Number") or [None])[0], subject))
     return found
+
+
+# « Le CNV a-t-il des vice-présidents ? »: an inverted question whose subject is named first
+# (spaCy's parse of those is unreliable; their shape is not)
+_INVERTED = re.compile(r"^\s*(?P<subject>(?:le|la|les|l'|un|une|ce|cet|cette|ces)\s*[^?]+?|"
+                       r"(?!(?:quel|quelle|quels|quelles|combien|comment|pourquoi|quand|que|qui|"
+                       r"où)\b)[A-ZÀ-Ý][^?]*?)\s+(?P<verb>[\wéèêàç]+)(?:-t)?-(?:il|elle|ils|elles)\b",
+                       re.I)
+# … and owns what follows « avoir » (« compter », « comporter »…)
+_HAVE = {"a", "ont", "compte", "comptent", "possède", "possèdent", "comporte", "comportent",
+         "comprend", "comprennent"}
+
+
+def _roles(previous: str, span) -> tuple[bool | None, str | None]:
+    """Whether the phrase is the subject of an inverted question (None: not one), and, for the
+    object of « avoir », its owner."""
+    match = _INVERTED.match(previous)
+    if not match:
+        return None, None
+    if span.start_char < match.end("subject"):
+        return True, None
+    return False, match.group("subject") if match.group("verb").lower() in _HAVE else None
 
 
 def _definite(span) -> str:
@@ -241,7 +275,7 @@ def _antecedent(previous: str, agreement: tuple[str | None, str | None],
     best = None
     for rank, (text, g, n, subject) in enumerate(_phrases(previous)):
         fits = (gender is None or g in (None, gender)) and (number is None or n in (None, number))
-        score = (fits, subject == as_subject, -rank)
+        score = (fits, subject in (None, as_subject), -rank)
         if best is None or score > best[0]:
             best = (score, text)
     return best[1] if best and best[0][0] else None
@@ -253,7 +287,7 @@ def _referent(previous: str, agreement: tuple[str | None, str | None],
               as_subject: bool = True) -> str | None:
     """The antecedent as it reads in place of a pronoun: a definite phrase in lower case inside
     the question (« À qui les bailleurs sociaux doivent-ils… », not « À qui Les… »; « Qui
-    désigne les vice-présidents ? », not « … des vice-présidents »)."""
+    désigne les vice-présidents… ? », not « … des vice-présidents… »)."""
     phrase = _antecedent(previous, agreement, as_subject)
     if phrase is None:
         return None

@@ -519,13 +519,14 @@ def main(argv: list[str] | None = None) -> dict:
         key = (FEATURES, [i.qid for i in items])  # the same questions, the same columns
         cached = pickle.loads(cache.read_bytes()) if args.reuse and cache.exists() else None
         if cached and cached[0] == key:
-            groups += cached[1]
+            groups += [Group(**fields) for fields in cached[1]]
             continue
         console.print(f"{name}: {len(items)} questions ({source})")
         if name not in live:  # each index is loaded once, whatever the number of item sets
             live[name] = LiveIndex(indexes[name], embedder)
         collected = collect(live[name], items)
-        cache.write_bytes(pickle.dumps((key, collected)))
+        # plain fields, not Group objects: `python -m` would pickle them as `__main__.Group`
+        cache.write_bytes(pickle.dumps((key, [vars(g) for g in collected])))
         groups += collected
     for g in groups:  # irev dev questions: alternate between fitting and choosing
         if g.source == "irev":

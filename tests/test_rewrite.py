@@ -39,8 +39,19 @@ from assistant.rewrite import rewrite, standalone_turns
     ("Les bailleurs sociaux bénéficient-ils d'un abattement de taxe foncière ?",
      "À qui doivent-ils rendre compte chaque année ?",
      "À qui les bailleurs sociaux doivent-ils rendre compte chaque année ?"),
+    # what « avoir » has belongs to its subject; the subject of an inverted question ends
+    # before its verb; the article « des » spaCy reads as a preposition stays
     ("Le Conseil national des villes a-t-il des vice-présidents ?", "Qui les désigne ?",
-     "Qui désigne les vice-présidents ?"),
+     "Qui désigne les vice-présidents du Conseil national des villes ?"),
+    ("Les communes ont-elles des conseils citoyens ?", "Qui les compose ?",
+     "Qui compose les conseils citoyens des communes ?"),
+    ("Le contrat de ville dure-t-il six ans ?", "Qui le signe ?",
+     "Qui signe le contrat de ville ?"),
+    # the term a « qu'est-ce que » defines is the antecedent of an object pronoun too
+    ("Qu'est-ce qu'un conseil local de sécurité et de prévention de la délinquance ?",
+     "Dans quelles communes le maire doit-il le présider ?",
+     "Dans quelles communes le maire doit-il présider un conseil local de sécurité et de "
+     "prévention de la délinquance ?"),
     # a quoted name belongs to the noun phrase before it; an article starts another phrase
     ("En quelle année les contrats de ville « quartiers 2030 » ont-ils été signés ?",
      "Qui les signe ?", "Qui signe les contrats de ville « quartiers 2030 » ?"),
