@@ -344,7 +344,7 @@ def fit_gates(groups: list[Group], kind: str) -> dict[str, Model]:
     many); on validation this lifted the gate's AUC from 0.891 to 0.904. (Leaving PIAF's own
     questions out of the gate gave 0.912, but a gate fitted on the ~1,500 domain questions alone
     weighed every count question down and refused « Combien de quartiers prioritaires compte la
-    région ? », one of its own training questions.) One gate of each kind in `GATES`, a
+    région ? », one of its own training questions.) Two gates, a
     logistic regression and small gradient-boosted trees: the caller keeps the one that refuses
     most on validation."""
     folds = [[g for g in groups if hash_fold(g.qid) == f] for f in (0, 1)]

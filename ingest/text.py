@@ -128,18 +128,13 @@ _stemmer = Stemmer.Stemmer("french")
 
 
 @lru_cache(maxsize=200_000)
-def _stem(word: str) -> str:
-    # Stemming the folded form makes "egalite" and "égalité" meet (users often type no accents).
-    return _stemmer.stemWord(word)
-
-
-@lru_cache(maxsize=200_000)
 def _word(raw: str) -> str | None:
     """A lowered word's BM25 token, or None for a stop word."""
     folded = fold(raw)
     if folded in _STOPWORDS or len(folded) < 2 and not folded.isdigit():
         return None
-    return folded if folded.isdigit() else _stem(folded)
+    # stemming the folded form makes "egalite" and "égalité" meet (users often type no accents)
+    return folded if folded.isdigit() else _stemmer.stemWord(folded)
 
 
 def tokenize(text: str) -> list[str]:

@@ -1,6 +1,8 @@
 """The French text module alone, and the promise it keeps: ingest and the answer step split the
 shipped corpus into the same sentences."""
 
+import unicodedata
+
 import pytest
 
 from ingest.index import load_index
@@ -18,6 +20,10 @@ from ingest.text import (
 
 def test_folding_and_punctuation():
     assert fold("Égalité des chances, œuvre") == "Egalite des chances, œuvre"
+    # character by character (the table) is the same as the whole text through NFKD
+    decomposed = unicodedata.normalize("NFD", "Élément ÇA ½ ﬁn ²")
+    assert fold(decomposed) == fold("Élément ÇA ½ ﬁn ²") == "".join(
+        c for c in unicodedata.normalize("NFKD", decomposed) if not unicodedata.combining(c))
     assert plain_punctuation("l’article L. 2143‑1 – alinéa") == "l'article L. 2143-1 - alinéa"
     assert simplify("L’ANRU Métropole") == "l'anru metropole"
 
@@ -27,6 +33,12 @@ def test_folding_and_punctuation():
     ("R*304-1", "r304-1")])
 def test_article_keys(number, key):
     assert article_key(number) == key
+
+
+def test_cached_tokens_are_a_fresh_list_each_time():
+    first = tokenize("Les contrats de ville")
+    first.append("changé")
+    assert tokenize("Les contrats de ville") == ["contrat", "vill"]
 
 
 def test_bm25_tokens_do_not_depend_on_typography():
