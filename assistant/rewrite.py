@@ -187,7 +187,9 @@ def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool | No
         end = next((t.i for t in doc[root.i + 1:end]
                     if t.pos_ == "DET" and doc[t.i - 1].pos_ != "ADP"), end)
         while True:
-            if end + 1 < len(doc) and doc[end].text == "«":  # a quoted name: « quartiers 2030 »
+            if end < len(doc) and doc[end].pos_ == "PROPN" and doc[end - 1].pos_ == "NOUN":
+                end += 1  # « la loi » + « Lamy »: one name
+            elif end + 1 < len(doc) and doc[end].text == "«":  # a quoted name: « quartiers 2030 »
                 close = next((t.i for t in doc[end + 1:] if t.text == "»"), None)
                 if close is None:
                     break
@@ -275,7 +277,8 @@ def _antecedent(previous: str, agreement: tuple[str | None, str | None],
     best = None
     for rank, (text, g, n, subject) in enumerate(_phrases(previous)):
         fits = (gender is None or g in (None, gender)) and (number is None or n in (None, number))
-        score = (fits, subject in (None, as_subject), -rank)
+        # a phrase whose number is known and agrees beats one of unknown number (« Lamy »)
+        score = (fits, subject in (None, as_subject), number is not None and n == number, -rank)
         if best is None or score > best[0]:
             best = (score, text)
     return best[1] if best and best[0][0] else None

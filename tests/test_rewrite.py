@@ -47,6 +47,11 @@ from assistant.rewrite import rewrite, standalone_turns
      "Qui compose les conseils citoyens des communes ?"),
     ("Le contrat de ville dure-t-il six ans ?", "Qui le signe ?",
      "Qui signe le contrat de ville ?"),
+    # a name after its noun is one phrase with it; a plural pronoun takes a plural phrase
+    ("Que dit la loi Lamy sur les conseils citoyens ?", "Et qui les compose ?",
+     "Qui compose les conseils citoyens ?"),
+    ("Que dit la loi Lamy sur les conseils citoyens ?", "Que prévoit-elle pour les quartiers ?",
+     "Que prévoit la loi Lamy pour les quartiers ?"),
     # the term a « qu'est-ce que » defines is the antecedent of an object pronoun too
     ("Qu'est-ce qu'un conseil local de sécurité et de prévention de la délinquance ?",
      "Dans quelles communes le maire doit-il le présider ?",
