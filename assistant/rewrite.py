@@ -173,6 +173,7 @@ def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool | No
         gender, number = _agreement_of(term)
         found.append((term, gender, number, None))
     covered: set[int] = set()
+    inverted = _INVERTED.match(previous)
     chunks = list(doc.noun_chunks)
     # a noun with its article that spaCy's chunker missed (« les contrats » before « de ville »)
     heads = sorted([(c.start, c.end, c.root) for c in chunks] + [
@@ -202,7 +203,6 @@ def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool | No
                 end = nxt.end
             else:
                 break
-        inverted = _INVERTED.match(previous)
         if inverted and doc[start].idx < inverted.end("subject") < doc[end - 1].idx + 1:
             # « Le contrat de ville dure-t-il… »: the subject ends before its verb
             end = next(t.i for t in doc[start:end] if t.idx >= inverted.end("subject"))
@@ -225,7 +225,7 @@ def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool | No
             if end < len(doc) and doc[end].pos_ in {"VERB", "AUX"}:  # « Quelle loi a créé X »
                 text = f"{text} qui {doc[end:].text}"
         morph = root.morph
-        subject, owner = _roles(previous, span)
+        subject, owner = _roles(inverted, span)
         if subject is None:
             subject = root.dep_.startswith("nsubj")
         if owner:  # « Le CNV a-t-il des vice-présidents ? »: « les vice-présidents du CNV »
@@ -246,10 +246,9 @@ _HAVE = {"a", "ont", "compte", "comptent", "possède", "possèdent", "comporte",
          "comprend", "comprennent"}
 
 
-def _roles(previous: str, span) -> tuple[bool | None, str | None]:
-    """Whether the phrase is the subject of an inverted question (None: not one), and, for the
-    object of « avoir », its owner."""
-    match = _INVERTED.match(previous)
+def _roles(match: re.Match | None, span) -> tuple[bool | None, str | None]:
+    """Whether the phrase is the subject of an inverted question (`match`: `_INVERTED` on it;
+    None: not one), and, for the object of « avoir », its owner."""
     if not match:
         return None, None
     if span.start_char < match.end("subject"):

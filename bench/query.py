@@ -206,11 +206,16 @@ def timed(client: httpx.Client, url: str, endpoint: str, question: str) -> float
     return time.perf_counter() - started
 
 
+def per_endpoint(questions: list[str], warmup: int) -> int:
+    """How many timed questions each endpoint gets: the rest after the warm-up, shared out."""
+    return (len(questions) - warmup) // len(ENDPOINTS)
+
+
 def measure(urls: dict[str, str], questions: list[str], warmup: int) -> dict[str, dict]:
     """Each endpoint is asked its own questions (and the warm-up others still): ours keeps
     recent query vectors, so a question asked twice would be timed without its embedding."""
     timings: dict[str, dict[str, list[float]]] = {s: {e: [] for e in ENDPOINTS} for s in SYSTEMS}
-    n = (len(questions) - warmup) // len(ENDPOINTS)
+    n = per_endpoint(questions, warmup)
     asked = {e: questions[k * n:(k + 1) * n] for k, e in enumerate(ENDPOINTS)}
     with httpx.Client(timeout=300) as client:
         for question in questions[len(ENDPOINTS) * n:][:warmup]:
@@ -284,7 +289,7 @@ def main() -> None:
              "sentence of the best passage; stream = citations, then tokens",
              f"{sizes['warmup']} warm-up question(s) per endpoint; requests interleaved; "
              f"total {time.perf_counter() - started:.0f} s · {machine_note()}"]
-    print_latency(results, notes, (len(questions) - sizes["warmup"]) // len(ENDPOINTS))
+    print_latency(results, notes, per_endpoint(questions, sizes["warmup"]))
     save_json(args.json, {"machine": machine_note(), "notes": notes, "latency": results})
 
 

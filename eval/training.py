@@ -18,6 +18,7 @@ The threshold (answer or abstain) and the second-sentence ratio are chosen on th
 split; the model is fitted on the train split."""
 
 import argparse
+import copy
 import logging
 import pickle
 import random
@@ -552,17 +553,17 @@ def main(argv: list[str] | None = None) -> dict:
     # the trade-off is chosen on the product's kind of questions: the web-article and irev
     # validation questions and the unanswerable ones (PIAF's Wikipedia questions are not)
     product_validation = [g for g in validation if not g.source == "piaf"]
-    gates = {}
+    gates = {}  # kind → (refused, the selector with that gate and its threshold and ratio)
     for gate_kind, gate in fit_gates(train, kind).items():
-        selector.gate = gate
-        choose_threshold(product_validation, selector)
-        refused = decide([g for g in product_validation if not g.answerable], selector)["refused"]
-        gates[gate_kind] = (refused, gate, selector.threshold)
-        console.print(f"gate {gate_kind}: threshold {selector.threshold:.2f}, unanswerable "
+        gated = copy.copy(selector)
+        gated.gate = gate
+        choose_threshold(product_validation, gated)
+        refused = decide([g for g in product_validation if not g.answerable], gated)["refused"]
+        gates[gate_kind] = (refused, gated)
+        console.print(f"gate {gate_kind}: threshold {gated.threshold:.2f}, unanswerable "
                       f"validation questions refused {refused:.3f}")
     gate_kind = max(gates, key=lambda k: gates[k][0])
-    selector.gate = gates[gate_kind][1]
-    choose_threshold(product_validation, selector)
+    selector = gates[gate_kind][1]
 
     table = Table(title="Sentence selector — validation")
     table.add_column("set")
