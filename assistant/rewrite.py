@@ -19,8 +19,8 @@ _GROUPS = [
     r"sur|pour|concernant|quant à|s'agissant de|à propos de|en ce qui concerne",
     r"en|dans|à|au|aux|chez",
 ]
-_PRONOUNS = re.compile(r"\b(?:il|elle|ils|elles|le|la|les|l'|en|y|leur|leurs|celui-ci|celle-ci|"
-                       r"ceux-ci|celles-ci|celui|celle|ceux|celles|ce|cet|cette|ces)\b|"
+_PRONOUNS = re.compile(r"\b(?:il|elle|ils|elles|le|la|les|l'|en|y|leur|leurs|son|sa|ses|"
+                       r"celui-ci|celle-ci|ceux-ci|celles-ci|celui|celle|ceux|celles|ce|cet|cette|ces)\b|"
                        r"-t-(?:il|elle)\b|-(?:il|elle|ils|elles)\b|^qu'y\b", re.I)
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _MONTHS = "janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre"
@@ -109,9 +109,14 @@ def _counted_follow_up(body: str, previous: str) -> str | None:
         return None
     counted = re.search(r"\bcombien\s+(d(?:e\s+|')[^?]+?)\s+(?:compte|comptent|y|sont|a|ont|"
                         r"existe|existent|faut|[a-zé]+ent)\b", previous, re.I)
-    if not counted:
-        return None
-    return re.sub(r"^combien\s+en\b", f"combien {counted.group(1)}", body, flags=re.I)
+    if counted:
+        what = counted.group(1)
+    else:  # « Combien en étaient en place ? » after « … au sujet des conseils citoyens »
+        plural = _antecedent(previous, (None, "Plur"), as_subject=None)
+        if not plural or not re.match(r"^(?:les|des)\s", plural, re.I):
+            return None
+        what = _contract("de", plural[4:])
+    return re.sub(r"^combien\s+en\b", f"combien {what}", body, flags=re.I)
 
 
 # -- ellipsis ----------------------------------------------------------------------------------
@@ -130,11 +135,15 @@ def _ellipsis(fragment: str, previous: str) -> str:
         same = list(re.finditer(rf"\b{re.escape(new.group('prep'))}\s+", previous, re.I))
         old = same[-1] if same else next(
             (m for m in re.finditer(rf"\b(?:{group})\s+", previous, re.I)), None)
-        if old:
+        if old and not previous[old.end():old.end() + 1].isdigit():  # « en 2014 » stays
             rest = previous[old.end():]
             tail = re.search(r"\s(?:et|ou|qui|que|dont|pour|dans|sur|en|à|au|aux)\s", rest)
             end = old.end() + (tail.start() if tail else len(rest))
-            return f"{previous[:old.end()]}{new.group('topic')}{previous[end:]}"
+            # a topic keeps the previous preposition (« sur » for « pour »); a place takes the
+            # fragment's own: « dans le reste des agglomérations » replaces « en … »
+            kept = previous[:old.end()] + new.group("topic") if group == _GROUPS[0] else \
+                previous[:old.start()] + fragment
+            return kept + previous[end:]
         return f"{previous} {fragment}"
     place = [e for e in _parse(fragment).ents if e.label_ == "LOC"]
     old_places = [e for e in _parse(previous).ents if e.label_ == "LOC"]
@@ -172,41 +181,14 @@ def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool | No
         term = defined.group("term").strip()
         gender, number = _agreement_of(term)
         found.append((term, gender, number, None))
-    covered: set[int] = set()
     inverted = _INVERTED.match(previous)
-    chunks = list(doc.noun_chunks)
-    # a noun with its article that spaCy's chunker missed (« les contrats » before « de ville »)
-    heads = sorted([(c.start, c.end, c.root) for c in chunks] + [
-        (t.i - 1, t.i + 1, t) for t in doc
-        if t.pos_ == "NOUN" and t.i and doc[t.i - 1].pos_ == "DET"
-        and doc[t.i - 1].head == t and not any(c.start <= t.i < c.end for c in chunks)])
-    for start, end, root in heads:
-        if root.pos_ not in {"NOUN", "PROPN"} or start in covered:
-            continue
-        # a chunk runs on over a following « l'IREV »: it ends before another article (not the
-        # one of a complement: « de la ville »)
-        end = next((t.i for t in doc[root.i + 1:end]
-                    if t.pos_ == "DET" and doc[t.i - 1].pos_ != "ADP"), end)
-        while True:
-            if end < len(doc) and doc[end].pos_ == "PROPN" and doc[end - 1].pos_ == "NOUN":
-                end += 1  # « la loi » + « Lamy »: one name
-            elif end + 1 < len(doc) and doc[end].text == "«":  # a quoted name: « quartiers 2030 »
-                close = next((t.i for t in doc[end + 1:] if t.text == "»"), None)
-                if close is None:
-                    break
-                end = close + 1
-            elif end + 1 < len(doc) and doc[end].lower_ in {"de", "du", "des", "d'", "d’"} \
-                    and doc[end + 1].pos_ in {"NOUN", "PROPN", "DET", "ADJ"}:
-                nxt = next((c for c in chunks if c.start in {end + 1, end + 2}), None)
-                if nxt is None:
-                    break
-                end = nxt.end
-            else:
-                break
+    # the phrases first, then their complements alone (« la politique » of « l'Observatoire
+    # national de la politique de la ville » is not what a follow-up is about, unless nothing
+    # else agrees)
+    for start, end, root, preposition, _ in sorted(_groups(doc), key=lambda g: g[4]):
         if inverted and doc[start].idx < inverted.end("subject") < doc[end - 1].idx + 1:
             # « Le contrat de ville dure-t-il… »: the subject ends before its verb
             end = next(t.i for t in doc[start:end] if t.idx >= inverted.end("subject"))
-        covered.update(range(start, end))
         span = doc[start:end]
         text = span.text
         first = span[0].lower_
@@ -220,19 +202,108 @@ def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool | No
         elif before == "des" and span[0].pos_ != "DET" and start > 1 and \
                 doc[start - 2].pos_ in {"VERB", "AUX", "PRON"}:  # « ont-elles des conseils »
             text = f"des {text}"
+        elif span[0].pos_ != "DET" and (preposition or before) in _ARTICLE_OF:
+            text = f"{_ARTICLE_OF[preposition or before]} {text}"  # « des conseils » → « les … »
         elif first in {"quel", "quelle", "quels", "quelles"}:
             text = _definite(span)
             if end < len(doc) and doc[end].pos_ in {"VERB", "AUX"}:  # « Quelle loi a créé X »
                 text = f"{text} qui {doc[end:].text}"
         morph = root.morph
+        # a name is one thing: singular unless spaCy knows better
+        number = (morph.get("Number") or ["Sing" if _is_name(root) else None])[0]
         subject, owner = _roles(inverted, span)
         if subject is None:
-            subject = root.dep_.startswith("nsubj")
+            subject = root.dep_.startswith("nsubj") and preposition is None
         if owner:  # « Le CNV a-t-il des vice-présidents ? »: « les vice-présidents du CNV »
             text = f"{text} {_contract('de', _without_article_case(owner))}"
-        found.append((text, (morph.get("Gender") or [None])[0],
-                      (morph.get("Number") or [None])[0], subject))
+        found.append((text, (morph.get("Gender") or [None])[0], number, subject))
     return found
+
+
+_DE = {"de", "du", "des", "d'", "d’"}
+_WHICH = {"quel", "quelle", "quels", "quelles"}
+_ARTICLE_OF = {"des": "les", "du": "le", "au": "le", "aux": "les"}
+_LOCUTIONS = {"sujet", "propos", "matière", "faveur", "titre", "niveau", "égard", "cœur", "cadre"}
+_NOT_NAMES = {"VERB", "AUX", "PRON", "ADP", "DET", "CCONJ", "SCONJ", "ADV", "PUNCT", "NUM"}
+
+
+def _named(token) -> bool:
+    """A capitalised word inside the question: part of a name (« Pays et Quartiers de
+    Nouvelle-Aquitaine », « France Médiation »), whatever its tag."""
+    return token.i > 0 and token.text[:1].isupper() and token.is_alpha and \
+        token.pos_ not in _NOT_NAMES
+
+
+def _is_name(token) -> bool:
+    return token.pos_ == "PROPN" or _named(token)
+
+
+def _core(doc, i: int) -> int | None:
+    """The end of the noun group starting at token i (article, adjectives, nouns and names,
+    hyphenated names joined), or None if none starts there."""
+    j = i + (doc[i].pos_ == "DET" or doc[i].lower_ in _WHICH)
+    while j < len(doc) and (doc[j].pos_ == "ADJ" and not _named(doc[j]) or
+                            doc[j].pos_ == "NUM" and j + 1 < len(doc) and
+                            doc[j + 1].pos_ == "NOUN"):
+        j += 1  # « la seconde phase », « du 13 juin »
+    if j >= len(doc) or not (doc[j].pos_ in {"NOUN", "PROPN"} or _named(doc[j])):
+        return None
+    j += 1
+    while j < len(doc):
+        token = doc[j]
+        glued = token.text == "-" and not doc[j - 1].whitespace_ and not token.whitespace_
+        joined = token.lower_ == "et" and _named(doc[j - 1]) and j + 1 < len(doc) and \
+            _named(doc[j + 1])  # « Pays et Quartiers »
+        if glued or joined or _named(token) or token.pos_ in {"NOUN", "PROPN", "ADJ"} or \
+                token.pos_ == "NUM" and doc[j - 1].pos_ in {"NOUN", "PROPN"}:
+            j += 1
+        else:
+            break
+    return j
+
+
+def _groups(doc):
+    """(start, end, head, preposition, level) of each noun phrase of the question, widened over
+    its « de … » complements (« la Maison du projet et de l'habitat des Quatre-Chemins ») and a
+    quoted name (level 0); each complement again on its own, up to the same end (level 1;
+    preposition: the « de » it came after). « au sujet des conseils citoyens »: the complement
+    is the phrase."""
+    i = 0
+    while i < len(doc):
+        end = _core(doc, i) if doc[i].pos_ in {"DET", "NOUN", "PROPN", "ADJ"} or \
+            _named(doc[i]) or doc[i].lower_ in _WHICH else None
+        if end is None:
+            i += 1
+            continue
+        parts = []
+        while end < len(doc):
+            k = end + (doc[end].lower_ == "et" and end + 1 < len(doc) and
+                       doc[end + 1].lower_ in _DE)
+            if doc[k].lower_ in _DE and k + 1 < len(doc) and (sub := _core(doc, k + 1)):
+                parts.append((k + 1, sub, _head(doc, k + 1, sub), doc[k].lower_, 1))
+                end = sub
+            elif doc[end].text == "«" and (close := next(
+                    (t.i for t in doc[end + 1:] if t.text == "»"), None)):
+                end = close + 1  # a quoted name: « quartiers 2030 »
+            else:
+                break
+        # a complement runs on over the complements after it: « les QPV des Hauts-de-France »
+        parts = [(start, end, root, preposition, level)
+                 for start, _, root, preposition, level in parts]
+        head = _head(doc, i, end)
+        if parts and head.lower_ in _LOCUTIONS and i and doc[i - 1].pos_ == "ADP":
+            first = parts[0]
+            yield first[0], end, first[2], first[3], 0
+            yield from parts[1:]
+        else:
+            yield i, end, head, None, 0
+            yield from parts
+        i = end
+
+
+def _head(doc, start: int, end: int):
+    return next((t for t in doc[start:end] if t.pos_ in {"NOUN", "PROPN"} or _named(t)),
+                doc[end - 1])
 
 
 # « Le CNV a-t-il des vice-présidents ? »: an inverted question whose subject is named first
@@ -271,26 +342,46 @@ def _definite(span) -> str:
 
 
 def _antecedent(previous: str, agreement: tuple[str | None, str | None],
-                as_subject: bool = True) -> str | None:
+                as_subject: bool | None = True, place: bool = False) -> str | None:
+    """The phrase of `previous` a pronoun stands for: it agrees, has the pronoun's role
+    (`as_subject`; None: either), is a place for « y » (`place`), comes first."""
     gender, number = agreement
     best = None
     for rank, (text, g, n, subject) in enumerate(_phrases(previous)):
         fits = (gender is None or g in (None, gender)) and (number is None or n in (None, number))
         # a phrase whose number is known and agrees beats one of unknown number (« Lamy »)
-        score = (fits, subject in (None, as_subject), number is not None and n == number, -rank)
+        # « y »: a place, or what « qu'est-ce que… » asked about (« Qui y siège ? »)
+        score = (fits, not place or subject is None or _is_place(text),
+                 as_subject is None or subject in (None, as_subject),
+                 number is not None and n == number, -rank)
         if best is None or score > best[0]:
             best = (score, text)
     return best[1] if best and best[0][0] else None
 
 
+_PLACES = re.compile(r"\b(?:quartiers?|qpv|villes?|communes?|territoires?|maisons?|sites?|"
+                     r"plateformes?|départements?|régions?|métropoles?|agglomérations?|"
+                     r"résidences?|centres?|lieux?|établissements?|écoles?|France|[A-Z][a-zé]+-"
+                     r"[A-Z][a-zé]+)\b", re.I)
+
+
+
+def _is_place(phrase: str) -> bool:
+    """Whether the phrase's head names a place (« la maison du projet », not « l'organisme qui
+    gère la maison… »)."""
+    head = re.sub(r"^(?:(?:les|le|la|une|un|des|du|aux|au)\s+|l')", "", phrase, flags=re.I)
+    # « ville » of « contrats de ville » is no place: a place has its article, or is a name
+    return (head != phrase or phrase[:1].isupper()) and bool(_PLACES.match(head))
+
+
 # -- pronoun replacement -----------------------------------------------------------------------
 
 def _referent(previous: str, agreement: tuple[str | None, str | None],
-              as_subject: bool = True) -> str | None:
+              as_subject: bool | None = True, place: bool = False) -> str | None:
     """The antecedent as it reads in place of a pronoun: a definite phrase in lower case inside
     the question (« À qui les bailleurs sociaux doivent-ils… », not « À qui Les… »; « Qui
     désigne les vice-présidents… ? », not « … des vice-présidents… »)."""
-    phrase = _antecedent(previous, agreement, as_subject)
+    phrase = _antecedent(previous, agreement, as_subject, place)
     if phrase is None:
         return None
     phrase = _without_article_case(phrase)
@@ -333,6 +424,20 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
             gender = _agreement_of(leur.group(2))[0]
             article = "les" if plural else ("la" if gender == "Fem" else "le")
             return _at(text, leur, f"{article} {leur.group(2)} {_contract('de', x)}")
+    # « son montant » → « le montant de la convention … », unless the question names its owner
+    # first (« Comment un habitant fait-il valoir ses droits »)
+    owned = None  # the question with its possessive resolved, if it had one
+    own = re.search(r"\b(son|sa|ses)\s+([\wéèêàç-]+)", text, re.I)
+    if own and not _has_subject(text[:own.start()]):
+        x = _referent(previous, (None, "Sing"))
+        if x:
+            word = own.group(2)
+            article = "les" if own.group(1).lower() == "ses" else "l'" if \
+                word[:1].lower() in "aeiouéèêhâî" else "la" if own.group(1).lower() == "sa" \
+                else "le"
+            spaced = article if article == "l'" else article + " "
+            text = _at(text, own, f"{spaced}{word} {_contract('de', x)}")
+            owned = text
     # subject pronoun after the verb: « Que publie-t-il », « Combien … doit-il se réunir »
     inverted = re.search(r"\b([\wéèêàç]+)(-t)?-(il|elle|ils|elles)\b", text, re.I)
     if inverted and _has_subject(text[:inverted.start()]):
@@ -385,13 +490,13 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
             if x:
                 return _drop_and_insert(text, doc, i, _contract("de", x), after_object=True)
         if word == "y" and (verb_next or token.pos_ == "PRON"):
-            x = _referent(previous, (None, None))
+            x = _referent(previous, (None, None), as_subject=None, place=True)
             if x:
                 cut = text[:token.idx] + text[token.idx + len(token):]
                 return re.sub(r"\bqu'\s*", "que ", re.sub(r"\s{2,}", " ", cut),
                               flags=re.I).strip() + \
                     f" dans {x}"
-    return None
+    return owned
 
 
 def _has_subject(before: str) -> bool:

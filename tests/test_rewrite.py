@@ -60,6 +60,22 @@ from assistant.rewrite import rewrite, standalone_turns
     # a quoted name belongs to the noun phrase before it; an article starts another phrase
     ("En quelle année les contrats de ville « quartiers 2030 » ont-ils été signés ?",
      "Qui les signe ?", "Qui signe les contrats de ville « quartiers 2030 » ?"),
+    # a possessive names its owner; a name is whole (capitals, « et », a hyphen)
+    ("Quand l'Observatoire national de la politique de la ville a-t-il été créé ?",
+     "Qui est son président ?",
+     "Qui est le président de l'Observatoire national de la politique de la ville ?"),
+    ("Où se situe le centre de ressources Pays et Quartiers de Nouvelle-Aquitaine ?",
+     "Quand a-t-il été créé ?",
+     "Quand le centre de ressources Pays et Quartiers de Nouvelle-Aquitaine a-t-il été créé ?"),
+    # « combien en » counts the plural phrase, a complement if need be
+    ("Que prévoit la loi Lamy au sujet des conseils citoyens ?", "Combien en compte la région ?",
+     "Combien de conseils citoyens compte la région ?"),
+    # a place keeps its own preposition; « y » is a place
+    ("Quel est le taux de chômage en quartier prioritaire ?",
+     "Et dans le reste de l'agglomération ?",
+     "Quel est le taux de chômage dans le reste de l'agglomération ?"),
+    ("Quel organisme gère la maison du projet de Roubaix ?", "Qui y travaille ?",
+     "Qui travaille dans la maison du projet de Roubaix ?"),
     ("Autour de combien d'axes l'IREV a-t-il construit son programme ?", "Quels sont-ils ?",
      "Quels sont les axes (Autour de combien d'axes l'IREV a-t-il construit son programme) ?"),
 ])
