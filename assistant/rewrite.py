@@ -186,6 +186,9 @@ def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool | No
     # national de la politique de la ville » is not what a follow-up is about, unless nothing
     # else agrees)
     for start, end, root, preposition, _ in sorted(_groups(doc), key=lambda g: g[4]):
+        if start and doc[start].pos_ == "NOUN" and doc[start - 1].pos_ in {"VERB", "AUX"} \
+                and not _named(doc[start]):
+            continue  # « a eu lieu », « fait partie »: an idiom, not a thing
         if inverted and doc[start].idx < inverted.end("subject") < doc[end - 1].idx + 1:
             # « Le contrat de ville dure-t-il… »: the subject ends before its verb
             end = next(t.i for t in doc[start:end] if t.idx >= inverted.end("subject"))
@@ -209,14 +212,18 @@ def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool | No
             if end < len(doc) and doc[end].pos_ in {"VERB", "AUX"}:  # « Quelle loi a créé X »
                 text = f"{text} qui {doc[end:].text}"
         morph = root.morph
-        # a name is one thing: singular unless spaCy knows better
-        number = (morph.get("Number") or ["Sing" if _is_name(root) else None])[0]
+        name = _is_name(root)
+        # a name is one thing unless its article says otherwise (« aux ARS »); spaCy's gender
+        # for names is a guess (« Valenciennes Métropole » masculine)
+        plural = re.match(r"^(?:les|des|aux)\s", text, re.I) or before in {"les", "des", "aux"}
+        number = (morph.get("Number") or ["Plur" if plural else "Sing" if name else None])[0]
+        gender = None if name else (morph.get("Gender") or [None])[0]
         subject, owner = _roles(inverted, span)
         if subject is None:
             subject = root.dep_.startswith("nsubj") and preposition is None
         if owner:  # « Le CNV a-t-il des vice-présidents ? »: « les vice-présidents du CNV »
             text = f"{text} {_contract('de', _without_article_case(owner))}"
-        found.append((text, (morph.get("Gender") or [None])[0], number, subject))
+        found.append((text, gender, number, subject))
     return found
 
 
@@ -342,9 +349,11 @@ def _definite(span) -> str:
 
 
 def _antecedent(previous: str, agreement: tuple[str | None, str | None],
-                as_subject: bool | None = True, place: bool = False) -> str | None:
+                as_subject: bool | None = True, place: bool = False,
+                last: bool = False) -> str | None:
     """The phrase of `previous` a pronoun stands for: it agrees, has the pronoun's role
-    (`as_subject`; None: either), is a place for « y » (`place`), comes first."""
+    (`as_subject`; None: either), is a place for « y » (`place`), comes first (last for « ces
+    derniers »: `last`, whatever its role)."""
     gender, number = agreement
     best = None
     for rank, (text, g, n, subject) in enumerate(_phrases(previous)):
@@ -352,8 +361,8 @@ def _antecedent(previous: str, agreement: tuple[str | None, str | None],
         # a phrase whose number is known and agrees beats one of unknown number (« Lamy »)
         # « y »: a place, or what « qu'est-ce que… » asked about (« Qui y siège ? »)
         score = (fits, not place or subject is None or _is_place(text),
-                 as_subject is None or subject in (None, as_subject),
-                 number is not None and n == number, -rank)
+                 last or as_subject is None or subject in (None, as_subject),
+                 number is not None and n == number, rank if last else -rank)
         if best is None or score > best[0]:
             best = (score, text)
     return best[1] if best and best[0][0] else None
@@ -377,11 +386,12 @@ def _is_place(phrase: str) -> bool:
 # -- pronoun replacement -----------------------------------------------------------------------
 
 def _referent(previous: str, agreement: tuple[str | None, str | None],
-              as_subject: bool | None = True, place: bool = False) -> str | None:
+              as_subject: bool | None = True, place: bool = False,
+              last: bool = False) -> str | None:
     """The antecedent as it reads in place of a pronoun: a definite phrase in lower case inside
     the question (« À qui les bailleurs sociaux doivent-ils… », not « À qui Les… »; « Qui
     désigne les vice-présidents… ? », not « … des vice-présidents… »)."""
-    phrase = _antecedent(previous, agreement, as_subject, place)
+    phrase = _antecedent(previous, agreement, as_subject, place, last)
     if phrase is None:
         return None
     phrase = _without_article_case(phrase)
@@ -409,16 +419,32 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
         x = _referent(previous, _AGREEMENT[demo.group(1).lower()])
         if x:
             return _at(text, demo, x)
+    # « ces derniers », « cette dernière »: the last phrase that agrees
+    demo = re.search(r"\b(?:ce|cet|cette|ces)\s+(derni(?:er|ère|ers|ères))\b", text, re.I)
+    if demo:
+        word = demo.group(1).lower()
+        x = _referent(previous, ("Fem" if "è" in word else None,
+                                 "Plur" if word.endswith("s") else "Sing"), last=True)
+        if x:
+            return _at(text, demo, x)
     demo = re.search(r"\b(ce|cet|cette|ces)\s+([\wéèêàç-]+)", text, re.I)
     if demo:
         x = _referent(previous, _agreement_of(demo.group(2)))
         head = demo.group(2).lower().rstrip("s")
         if x and head[:5] in x.lower():
             return _at(text, demo, x)
+    # « Quel budget l'État leur consacre-t-il ? »: « leur » before a verb is « à eux »
+    doc = _parse(text)
+    dative = next((t for t in doc if t.lower_ == "leur" and t.i + 1 < len(doc)
+                   and doc[t.i + 1].pos_ in {"VERB", "AUX"}), None)
+    if dative is not None:
+        x = _referent(previous, (None, "Plur"), as_subject=False)
+        if x:
+            return _drop_and_insert(text, doc, dative.i, _contract("à", x))
     # « leur rôle » → « le rôle des conseils citoyens »
     leur = re.search(r"\b(leurs?)\s+([\wéèêàç-]+)", text, re.I)
     if leur:
-        x = _referent(previous, (None, None))
+        x = _referent(previous, (None, "Plur"))
         if x:
             plural = leur.group(1).lower() == "leurs"
             gender = _agreement_of(leur.group(2))[0]

@@ -76,6 +76,16 @@ from assistant.rewrite import rewrite, standalone_turns
      "Quel est le taux de chômage dans le reste de l'agglomération ?"),
     ("Quel organisme gère la maison du projet de Roubaix ?", "Qui y travaille ?",
      "Qui travaille dans la maison du projet de Roubaix ?"),
+    # « leur » before a verb is « à eux »; « ces derniers » the last phrase; a name's gender is
+    # not spaCy's guess
+    ("Quelles communes reçoivent la dotation politique de la ville ?",
+     "Quel montant l'État leur verse-t-il ?",
+     "Quel montant l'État verse-t-il aux communes qui reçoivent la dotation politique de la "
+     "ville ?"),
+    ("Quels liens la convention établit-elle entre les bailleurs et les associations ?",
+     "Que doivent faire ces derniers ?", "Que doivent faire les associations ?"),
+    ("Depuis quand Amiens Métropole pilote-t-elle le contrat de ville ?",
+     "Combien a-t-elle investi ?", "Combien Amiens Métropole a-t-elle investi ?"),
     ("Autour de combien d'axes l'IREV a-t-il construit son programme ?", "Quels sont-ils ?",
      "Quels sont les axes (Autour de combien d'axes l'IREV a-t-il construit son programme) ?"),
 ])
