@@ -10,6 +10,10 @@
     python bench/answers.py --split validation --failures   # for tuning: never the test splits
 
 
+With `--split validation`: irev dev, the validation web articles, the follow-ups' dev third,
+and `followups_web.jsonl` (the rewriter's dev conversations over the web train articles: the
+selector was trained on questions of those articles, so its figures flatter the ranking).
+
 Sets (test splits only, see eval/splits.py): irev test over the shipped index (`data/index`, as
 built by `make run`), web-article test questions over the index of the 56 web articles
 (`data/training/web`, built by `python -m eval.training`), follow-up conversations test over
@@ -74,6 +78,9 @@ def load_sets(limit: int | None, split: str = "test") -> dict[str, dict]:
         f"follow-ups ({wanted['followups']})": (datasets / "followups.jsonl", followup_split,
                                                 data / "index", wanted["followups"]),
     }
+    if split == "validation":  # the rewriter's second dev set: over the web train articles
+        sets["follow-ups on web articles (dev)"] = (
+            datasets / "followups_web.jsonl", lambda _: "dev", data / "training" / "web", "dev")
     out = {}
     for name, (path, split_of, index_dir, keep) in sets.items():
         questions = [q for q in load_dataset(path) if split_of(q.id) == keep

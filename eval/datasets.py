@@ -25,6 +25,14 @@ TAGS = frozenset(
         "unanswerable",
         "feedback",
         "squad",
+        # what a follow-up leans on (eval/datasets/followups_web.jsonl)
+        "pronoun-subject",
+        "pronoun-object",
+        "en",
+        "y",
+        "possessive",
+        "demonstrative",
+        "ellipsis",
     }
 )
 
