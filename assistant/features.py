@@ -272,6 +272,14 @@ def features(question: Question, candidates: list[Candidate],
         return float(question.anchor in tokens or
                      any(words and words <= tokens for words in question.anchor_alternatives))
 
+    token_sets: dict[str, set[str]] = {}  # a text's tokens, once per call (a sentence is also
+    # its neighbours' previous or next); read, never changed
+
+    def token_set(text: str) -> set[str]:
+        if text not in token_sets:
+            token_sets[text] = set(tokenize(text))
+        return token_sets[text]
+
     sentence_tokens = [tokenize(c.sentence) for c in candidates]
     coverages = [coverage(set(words)) for words in sentence_tokens]
     best_coverage = max(coverages)
@@ -302,7 +310,7 @@ def features(question: Question, candidates: list[Candidate],
         head = set(tokenize(" ".join(c.sentence.split()[:10])))
         cos_passage = float(c.passage_vector @ question.vector) \
             if c.passage_vector is not None else float(c.hit.dense_score or 0.0)
-        title = set(tokenize(c.hit.title))
+        title = token_set(c.hit.title)
         defined = question.defined
         rows.append([
             cos[i], cos_passage, cos[i] - cos.max(), 1.0 / (1.0 + cos_rank[i]), 1.0 / c.n,
@@ -324,13 +332,13 @@ def features(question: Question, candidates: list[Candidate],
             float(t.heading), float(t.fragment), float(t.caption), float(not t.has_verb),
             float(t.words < 8), math.log1p(t.words), float(c.position == 0),
             float(bool(in_sentence) and in_sentence <= title),
-            coverage(set(tokenize(c.previous))) if c.previous else 0.0,
-            coverage(set(tokenize(c.hit.section or ""))),
+            coverage(token_set(c.previous)) if c.previous else 0.0,
+            coverage(token_set(c.hit.section or "")),
             float(bool(ANAPHORA.match(c.sentence))),
             _number_of_topic(c.sentence, question.terms),
             _cos_joined(question.vector, c.vector, c.previous_vector, cos[i]),
             _cos_joined(question.vector, c.vector, c.next_vector, cos[i]),
-            coverage(set(tokenize(c.next))) if c.next else 0.0,
+            coverage(token_set(c.next)) if c.next else 0.0,
             float(is_lead_in(c.sentence)),
             float(kind == "who" and bool(_ROLE.search(c.sentence))),
             coverage_all, missing_idf,
