@@ -91,6 +91,14 @@ def rewrite(question: str, history: list[str]) -> str:
     if counted:
         return _capital(counted) + " ?"
     doc = _parse(body)
+    # « Et combien de quartiers prioritaires ? » after « Combien de territoires … compte la
+    # région ? »: the same question for another count
+    recount = re.match(r"^combien\s+(d(?:e\s+|')\S.*)$", body, re.I)
+    before = re.search(r"\bcombien\s+(d(?:e\s+|')[^?]+?)\s+(?=(?:compte|comptent|y|sont|a|"
+                       r"ont|existe|existent|faut|[a-zé]+ent)\b)", previous, re.I)
+    if recount and before and not any(t.pos_ in {"VERB", "AUX"} for t in doc):
+        return _capital(previous[:before.start(1)] + recount.group(1) +
+                        previous[before.end(1):]) + " ?"
     asks = re.match(r"^(?:qui|que|qu'|quel|quelle|quels|quelles|combien|où|quand|comment|"
                     r"pourquoi|à qui|avec qui|par qui|dans quel|est-ce)\b", body, re.I)
     verbless = not any(t.pos_ in {"VERB", "AUX"} for t in doc) and not asks and \

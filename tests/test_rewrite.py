@@ -11,6 +11,8 @@ from assistant.rewrite import rewrite, standalone_turns
      "Qui fait partie d'un conseil citoyen ?"),
     ("Combien de quartiers prioritaires compte la région ?", "Et combien en compte le Nord ?",
      "Combien de quartiers prioritaires compte le Nord ?"),
+    ("Combien de quartiers prioritaires compte la région ?", "Et combien de communes ?",
+     "Combien de communes compte la région ?"),
     ("Combien de participants les actions de l'IREV ont-elles réunis en 2022 ?", "Et en 2024 ?",
      "Combien de participants les actions de l'IREV ont-elles réunis en 2024 ?"),
     ("Quelle loi a créé les contrats de ville ?", "Que prévoit-elle pour les conseils citoyens ?",
