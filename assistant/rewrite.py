@@ -5,9 +5,11 @@ d'un conseil citoyen ? »; « Que publie-t-il chaque année ? » after a questio
 Observatoire becomes « Que publie l'Observatoire … chaque année ? »; « Et en 2024 ? » after
 « Combien de participants … en 2022 ? » becomes the same question for 2024.
 
-The antecedent is a noun phrase of the previous question, chosen by spaCy (`fr_core_news_md`)
-for gender and number agreement with the pronoun; the pronoun (il, elle, le, la, les, en, y,
-leur, celle-ci, ce dispositif…) is replaced where it stands. A fragment without a verb (« Et
+The antecedent is a noun phrase of the previous question, built from spaCy's tags
+(`fr_core_news_md`: names whole, « de … » complements included, each complement also a phrase
+of its own), chosen for gender and number agreement with the pronoun, for its role, and for
+« y » a place; the pronoun (il, elle, le, la, les, en, y, leur, son / sa / ses, celle-ci, ces
+derniers…) is replaced where it stands. A fragment without a verb (« Et
 pour les conseils citoyens ? ») replaces the part of the previous question it corresponds to: a
 year, a date, a preposition group, a place, or the subject."""
 
