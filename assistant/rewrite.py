@@ -9,9 +9,9 @@ The antecedent is a noun phrase of the previous question, built from spaCy's tag
 (`fr_core_news_md`: names whole, « de … » complements included, each complement also a phrase
 of its own), chosen for gender and number agreement with the pronoun, for its role, and for
 « y » a place; the pronoun (il, elle, le, la, les, en, y, leur, son / sa / ses, celle-ci, ces
-derniers…) is replaced where it stands. A fragment without a verb (« Et
-pour les conseils citoyens ? ») replaces the part of the previous question it corresponds to: a
-year, a date, a preposition group, a place, or the subject."""
+derniers…) is replaced where it stands. A fragment without a verb (« Et pour les conseils
+citoyens ? ») replaces the part of the previous question it corresponds to: a year, a date, a
+preposition group, a place, or the subject."""
 
 import re
 from functools import lru_cache
@@ -22,7 +22,8 @@ _GROUPS = [
     r"en|dans|à|au|aux|chez",
 ]
 _PRONOUNS = re.compile(r"\b(?:il|elle|ils|elles|le|la|les|l'|en|y|leur|leurs|son|sa|ses|"
-                       r"celui-ci|celle-ci|ceux-ci|celles-ci|celui|celle|ceux|celles|ce|cet|cette|ces)\b|"
+                       r"celui-ci|celle-ci|ceux-ci|celles-ci|celui|celle|ceux|celles|"
+                       r"ce|cet|cette|ces)\b|"
                        r"-t-(?:il|elle)\b|-(?:il|elle|ils|elles)\b|^qu'y\b", re.I)
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _MONTHS = "janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre"
@@ -382,7 +383,6 @@ _PLACES = re.compile(r"\b(?:quartiers?|qpv|villes?|communes?|territoires?|maison
                      r"plateformes?|départements?|régions?|métropoles?|agglomérations?|"
                      r"résidences?|centres?|lieux?|établissements?|écoles?|France|[A-Z][a-zé]+-"
                      r"[A-Z][a-zé]+)\b", re.I)
-
 
 
 def _is_place(phrase: str) -> bool:
