@@ -224,3 +224,36 @@ def test_export_feedback_keeps_thumbs_down_with_comment():
     assert item["answerable"] is None
     assert item["feedback"]["citations"] == [{"n": 1, "document_id": "a.txt"}]
     assert export_feedback(rows * 2) == [line]
+
+
+def test_web_follow_ups_hold_their_facts_in_train_articles_only():
+    """`followups_web.jsonl` (the rewriter's second dev set): each conversation is over one web
+    *train* article, every fact and quoted passage is in that article's text, and each
+    answerable follow-up says what it should become."""
+    import html as html_lib
+
+    from eval.splits import web_document_split
+
+    web = SHARED / "corpus" / "web"
+    if not web.is_dir():
+        pytest.skip("../shared/corpus/web is not here")
+
+    def plain(path: Path) -> str:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".html":
+            text = html_lib.unescape(re.sub(r"<[^>]+>", " ", text))
+        return normalise_space(text)
+
+    questions = load_dataset(ROOT / "eval" / "datasets" / "followups_web.jsonl")
+    assert len(questions) >= 60 and len({q.id for q in questions}) == len(questions)
+    for q in questions:
+        assert q.turns and "followup" in q.tags, q.id
+        if not q.answerable:
+            assert not q.facts and not q.expected_sources, q.id
+            continue
+        assert q.standalone and q.facts and q.expected_sources, q.id
+        for source in q.expected_sources:
+            assert web_document_split(source.document_id) == "train", q.id
+            text = plain(web / source.document_id)
+            for needle in [*q.facts, source.contains]:
+                assert normalise_space(needle) in text, (q.id, needle)
