@@ -97,8 +97,7 @@ def rewrite(question: str, history: list[str]) -> str:
     # « Et combien de quartiers prioritaires ? » after « Combien de territoires … compte la
     # région ? »: the same question for another count
     recount = re.match(r"^combien\s+(d(?:e\s+|')\S.*)$", body, re.I)
-    before = re.search(r"\bcombien\s+(d(?:e\s+|')[^?]+?)\s+(?=(?:compte|comptent|y|sont|a|"
-                       r"ont|existe|existent|faut|[a-zé]+ent)\b)", previous, re.I)
+    before = _COUNTED.search(previous)
     if recount and before and not any(t.pos_ in {"VERB", "AUX"} for t in doc):
         return _capital(previous[:before.start(1)] + recount.group(1) +
                         previous[before.end(1):]) + " ?"
@@ -114,12 +113,16 @@ def rewrite(question: str, history: list[str]) -> str:
     return _capital(replaced) + " ?"
 
 
+# what a count question counts: « combien de quartiers prioritaires » before its verb
+_COUNTED = re.compile(r"\bcombien\s+(d(?:e\s+|')[^?]+?)\s+(?=(?:compte|y|sont|a|ont|existe|"
+                      r"faut|[a-zé]+ent)\b)", re.I)
+
+
 def _counted_follow_up(body: str, previous: str) -> str | None:
     """« combien en compte le Nord » after « Combien de quartiers prioritaires compte… »."""
     if not re.match(r"^combien\s+en\b", body, re.I):
         return None
-    counted = re.search(r"\bcombien\s+(d(?:e\s+|')[^?]+?)\s+(?:compte|comptent|y|sont|a|ont|"
-                        r"existe|existent|faut|[a-zé]+ent)\b", previous, re.I)
+    counted = _COUNTED.search(previous)
     if counted:
         what = counted.group(1)
     else:  # « Combien en étaient en place ? » after « … au sujet des conseils citoyens »
@@ -350,13 +353,17 @@ def _definite(span) -> str:
     rest = span[1:].text
     number = (span.root.morph.get("Number") or ["Sing"])[0]
     gender = (span.root.morph.get("Gender") or ["Masc"])[0]
-    if number == "Plur":
-        article = "les "
-    elif rest[:1].lower() in "aeiouéèêhâî":
-        article = "l'"
-    else:
-        article = "la " if gender == "Fem" else "le "
-    return article + rest
+    return _article(number == "Plur", gender == "Fem", rest) + rest
+
+
+def _article(plural: bool, feminine: bool, word: str) -> str:
+    """The definite article before `word`, elided before a vowel: « les », « l' », « la »,
+    « le »."""
+    if plural:
+        return "les "
+    if word[:1].lower() in "aeiouéèêhâî":
+        return "l'"
+    return "la " if feminine else "le "
 
 
 def _antecedent(previous: str, agreement: tuple[str | None, str | None],
@@ -467,12 +474,9 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
     if own and not _has_subject(text[:own.start()]):
         x = _referent(previous, (None, "Sing"))
         if x:
-            word = own.group(2)
-            article = "les" if own.group(1).lower() == "ses" else "l'" if \
-                word[:1].lower() in "aeiouéèêhâî" else "la" if own.group(1).lower() == "sa" \
-                else "le"
-            spaced = article if article == "l'" else article + " "
-            text = _at(text, own, f"{spaced}{word} {_contract('de', x)}")
+            owner, word = own.group(1).lower(), own.group(2)
+            article = _article(owner == "ses", owner == "sa", word)
+            text = _at(text, own, f"{article}{word} {_contract('de', x)}")
             owned = text
     # subject pronoun after the verb: « Que publie-t-il », « Combien … doit-il se réunir »
     inverted = re.search(r"\b([\wéèêàç]+)(-t)?-(il|elle|ils|elles)\b", text, re.I)
@@ -518,8 +522,7 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
             if x:
                 return _drop_and_insert(text, doc, i, x, verb_at_least=True)
         if word == "en" and (verb_next or token.pos_ == "PRON") and nxt is not None:
-            counted = re.search(r"\bcombien\s+(d(?:e\s+|')[^?]+?)\s+(?:compte|y|sont|a|ont|"
-                                r"existe|faut|[a-zé]+ent)\b", previous, re.I)
+            counted = _COUNTED.search(previous)
             if i > 0 and doc[i - 1].lower_ == "combien" and counted:
                 return text[:token.idx] + counted.group(1) + text[token.idx + len(token):]
             x = _referent(previous, (None, None))
