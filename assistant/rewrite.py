@@ -183,7 +183,8 @@ def _agreement_of(phrase: str) -> tuple[str | None, str | None]:
 
 # -- antecedents -------------------------------------------------------------------------------
 
-def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool | None]]:
+@lru_cache(maxsize=256)  # a rewrite asks for the same question's phrases several times
+def _phrases(previous: str) -> tuple[tuple[str, str | None, str | None, bool | None], ...]:
     """Noun phrases of the previous question, widened over their « de … » complements and a
     quoted name (« les contrats « quartiers 2030 » »):
     (text, gender, number, is_subject), the defined term of « qu'est-ce que X » first (and
@@ -238,7 +239,7 @@ def _phrases(previous: str) -> list[tuple[str, str | None, str | None, bool | No
         if owner:  # « Le CNV a-t-il des vice-présidents ? »: « les vice-présidents du CNV »
             text = f"{text} {_contract('de', _without_article_case(owner))}"
         found.append((text, gender, number, subject))
-    return found
+    return tuple(found)
 
 
 _DE = {"de", "du", "des", "d'", "d’"}
@@ -465,8 +466,8 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
         if x:
             plural = leur.group(1).lower() == "leurs"
             gender = _agreement_of(leur.group(2))[0]
-            article = "les" if plural else ("la" if gender == "Fem" else "le")
-            return _at(text, leur, f"{article} {leur.group(2)} {_contract('de', x)}")
+            article = _article(plural, gender == "Fem", leur.group(2))
+            return _at(text, leur, f"{article}{leur.group(2)} {_contract('de', x)}")
     # « son montant » → « le montant de la convention … », unless the question names its owner
     # first (« Comment un habitant fait-il valoir ses droits »)
     owned = None  # the question with its possessive resolved, if it had one

@@ -21,6 +21,8 @@ from assistant.rewrite import rewrite, standalone_turns
      "Que dit la loi Lamy sur les conseils citoyens ?"),
     ("Qu'est-ce que les conseils citoyens ?", "Quel est leur rôle ?",
      "Quel est le rôle des conseils citoyens ?"),
+    ("Qui signe les contrats de ville ?", "Quelle est leur échéance ?",
+     "Quelle est l'échéance des contrats de ville ?"),
     ("Qu'est-ce qu'un contrat de ville ?", "Qui le signe ?", "Qui signe un contrat de ville ?"),
     ("Qu'est-ce qu'un contrat de ville ?", "Combien de temps dure-t-il ?",
      "Combien de temps un contrat de ville dure-t-il ?"),
