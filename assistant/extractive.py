@@ -87,22 +87,50 @@ def answer(question: str, hits: list[SearchHit], index: LiveIndex,
     chosen, _ = selector.choose(rows, overlap, pairs)
     quotable = {(c.n, c.sentence) for c in found}
     quoted = {found[i].sentence for i in chosen}
+    shown: set[str] = set()  # sentences already quoted as part of an earlier one's list
     answers = []
     for i in chosen:
         c = found[i]
+        if c.sentence in shown:
+            continue
         text = c.sentence
+        # « … s'est déroulée : » announces a list: quote it with its items; an item is quoted
+        # with its lead-in and the other items
+        lead = c.position if is_lead_in(c.sentence) else \
+            c.position - 1 if c.previous and is_lead_in(c.previous) else None
+        sentences = answer_sentences(c.hit.text) if lead is not None else []
+        items = list_items(sentences, lead, index) if lead is not None else []
+        if items:
+            text = f"{sentences[lead]} " + ", ".join(item.rstrip(" ;,") for item in items)
+            shown.update(items)
         # « Il s'agit de promenades… » says nothing alone: quote the sentence it leans on too
-        if ANAPHORA.match(text) and c.previous and (c.n, c.previous) in quotable \
+        elif ANAPHORA.match(text) and c.previous and (c.n, c.previous) in quotable \
                 and c.previous not in quoted:
             text = f"{c.previous} {text}"
-        # « … sont répartis entre les départements : » announces what follows; « Ces contrats
-        # sont signés par… » goes on about the same subject: quote the next sentence too
-        if c.next and (c.n, c.next) in quotable and c.next not in quoted and \
-                (is_lead_in(c.sentence) or ANAPHORA.match(c.next)):
+        # « Ces contrats sont signés par… » goes on about the same subject: quote it too
+        if not items and c.next and (c.n, c.next) in quotable and c.next not in quoted and \
+                ANAPHORA.match(c.next):
             text = f"{text} {c.next}"
             quoted.add(c.next)
         answers.append(Chosen(text, c.n))
     return answers
+
+
+def list_items(sentences: list[str], lead: int, index: LiveIndex, max_items: int = 8,
+               max_chars: int = 700) -> list[str]:
+    """The items that follow the lead-in `sentences[lead]` (« … s'est déroulée : »): up to the
+    first that ends with a full stop, another lead-in, an order to the assistant, or the size
+    limits."""
+    items: list[str] = []
+    following = sentences[lead + 1:lead + 1 + max_items]
+    for sentence, tag in zip(following, index.sentence_tags(following), strict=True):
+        if is_lead_in(sentence) or tag.addresses_assistant or \
+                sum(map(len, items)) + len(sentence) > max_chars:
+            break
+        items.append(sentence)
+        if sentence.rstrip().endswith((".", "!", "?")):
+            break
+    return items
 
 
 def quote_unit(article: str, hits: list[SearchHit], max_sentences: int = 3) -> list[Chosen]:
