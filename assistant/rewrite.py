@@ -97,10 +97,9 @@ def rewrite(question: str, history: list[str]) -> str:
     # « Et combien de quartiers prioritaires ? » after « Combien de territoires … compte la
     # région ? »: the same question for another count
     recount = re.match(r"^combien\s+(d(?:e\s+|')\S.*)$", body, re.I)
-    before = _COUNTED.search(previous)
+    before = _counted(previous)
     if recount and before and not any(t.pos_ in {"VERB", "AUX"} for t in doc):
-        return _capital(previous[:before.start(1)] + recount.group(1) +
-                        previous[before.end(1):]) + " ?"
+        return _capital(previous[:before[0]] + recount.group(1) + previous[before[1]:]) + " ?"
     asks = re.match(r"^(?:qui|que|qu'|quel|quelle|quels|quelles|combien|où|quand|comment|"
                     r"pourquoi|à qui|avec qui|par qui|dans quel|est-ce)\b", body, re.I)
     verbless = not any(t.pos_ in {"VERB", "AUX"} for t in doc) and not asks and \
@@ -118,13 +117,42 @@ _COUNTED = re.compile(r"\bcombien\s+(d(?:e\s+|')[^?]+?)\s+(?=(?:compte|y|sont|a|
                       r"faut|[a-zé]+ent)\b)", re.I)
 
 
+def _counted(previous: str) -> tuple[int, int] | None:
+    """Where the counted phrase of a count question is (« de quartiers prioritaires »), without
+    an inverted subject that follows it (« Combien de demi-journées l'IREV a-t-il… »)."""
+    match = _COUNTED.search(previous)
+    if not match:
+        return None
+    start, end = match.span(1)
+    for article in re.finditer(r"\s(?:l['’]|(?:le|la|les)\s)", previous[start:end]):
+        before = previous[start:start + article.start()]
+        if not re.search(r"\b(?:de|d['’]|du|des|à|au|aux|en)$", before):
+            return start, start + article.start()
+    return start, end
+
+
+def _counted_words(previous: str) -> str | None:
+    """The counted phrase, owned by the subject that followed it: « de demi-journées de
+    l'IREV » for « Combien de demi-journées l'IREV a-t-il… »."""
+    span = _counted(previous)
+    if span is None:
+        return None
+    subject = previous[span[1]:_COUNTED.search(previous).end(1)].strip()
+    counted = previous[span[0]:span[1]]
+    return f"{counted} {_contract('de', subject)}" if subject else counted
+
+
 def _counted_follow_up(body: str, previous: str) -> str | None:
     """« combien en compte le Nord » after « Combien de quartiers prioritaires compte… »."""
     if not re.match(r"^combien\s+en\b", body, re.I):
         return None
-    counted = _COUNTED.search(previous)
-    if counted:
-        what = counted.group(1)
+    # « Combien en compte le Nord ? » has its own subject; « Combien en étaient consacrées… »
+    # keeps the previous one's
+    own_subject = re.match(r"^(?i:combien\s+en)\s+\S+\s+(?:(?i:le|la|les|l['’]|un|une|ce|"
+                           r"cet|cette|ces)\b|[A-Z])", body)
+    span = _counted(previous)
+    if span:
+        what = previous[span[0]:span[1]] if own_subject else _counted_words(previous)
     else:  # « Combien en étaient en place ? » after « … au sujet des conseils citoyens »
         plural = _antecedent(previous, (None, "Plur"), as_subject=None)
         if not plural or not re.match(r"^(?:les|des)\s", plural, re.I):
@@ -153,6 +181,11 @@ def _ellipsis(fragment: str, previous: str) -> str:
             rest = previous[old.end():]
             tail = re.search(r"\s(?:et|ou|qui|que|dont|pour|dans|sur|en|à|au|aux)\s", rest)
             end = old.end() + (tail.start() if tail else len(rest))
+            # the replaced phrase stops at its verb: « en QPV | est sans emploi »
+            verb = next((t for t in _parse(previous) if t.idx >= old.end() and
+                         t.pos_ in {"VERB", "AUX"}), None)
+            if verb is not None:
+                end = min(end, verb.idx - 1)
             # a topic keeps the previous preposition (« sur » for « pour »); a place takes the
             # fragment's own: « dans le reste des agglomérations » replaces « en … »
             kept = previous[:old.end()] + new.group("topic") if group == _GROUPS[0] else \
@@ -164,8 +197,12 @@ def _ellipsis(fragment: str, previous: str) -> str:
     if place and old_places:
         old = old_places[-1]
         return previous[:old.start_char] + fragment + previous[old.end_char:]
-    phrase = _antecedent(previous, _agreement_of(fragment))
-    if phrase and not re.match(r"^(?:celui|celle|ceux|celles)\b", fragment, re.I):
+    # « Et le PRU 1 ? » stands in for « la seconde phase du NPNRU »: its gender need not agree
+    phrase = _antecedent(previous, (None, _agreement_of(fragment)[1]))
+    # only a noun phrase stands in for one (« Et le PRU 1 ? », not « Sous l'égide de qui ? »)
+    first = _parse(fragment)[0]
+    if phrase and first.pos_ in {"DET", "PROPN", "NOUN"} and \
+            not re.match(r"^(?:celui|celle|ceux|celles)\b", fragment, re.I):
         start = previous.find(phrase)
         if start >= 0:
             return previous[:start] + fragment + previous[start + len(phrase):]
@@ -523,9 +560,10 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
             if x:
                 return _drop_and_insert(text, doc, i, x, verb_at_least=True)
         if word == "en" and (verb_next or token.pos_ == "PRON") and nxt is not None:
-            counted = _COUNTED.search(previous)
+            counted = _counted(previous)
             if i > 0 and doc[i - 1].lower_ == "combien" and counted:
-                return text[:token.idx] + counted.group(1) + text[token.idx + len(token):]
+                return text[:token.idx] + previous[counted[0]:counted[1]] + \
+                    text[token.idx + len(token):]
             x = _referent(previous, (None, None))
             if x:
                 return _drop_and_insert(text, doc, i, _contract("de", x), after_object=True)

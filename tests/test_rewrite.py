@@ -92,6 +92,21 @@ from assistant.rewrite import rewrite, standalone_turns
      "Combien a-t-elle investi ?", "Combien Amiens Métropole a-t-elle investi ?"),
     ("Autour de combien d'axes l'IREV a-t-il construit son programme ?", "Quels sont-ils ?",
      "Quels sont les axes (Autour de combien d'axes l'IREV a-t-il construit son programme) ?"),
+    # the counted phrase stops before an inverted subject, which then owns it; a replaced place
+    # stops at its verb; a fragment that is no noun phrase replaces nothing
+    ("Combien de demi-journées l'IREV a-t-il mises en œuvre en 2022 ?",
+     "Combien en étaient consacrées à la qualification ?",
+     "Combien de demi-journées de l'IREV étaient consacrées à la qualification ?"),
+    ("Combien de demi-journées l'IREV a-t-il mises en œuvre en 2022 ?",
+     "Et combien de séminaires ?",
+     "Combien de séminaires l'IREV a-t-il mises en œuvre en 2022 ?"),
+    ("Combien de QPV la région compte-t-elle ?", "Et combien en compte le Nord ?",
+     "Combien de QPV compte le Nord ?"),
+    ("Quelle part des femmes résidant en QPV est sans emploi ?",
+     "Et dans les quartiers environnants ?",
+     "Quelle part des femmes résidant dans les quartiers environnants est sans emploi ?"),
+    ("Où s'est tenu le séminaire du 28 novembre ?", "Sous l'égide de qui ?",
+     "Sous l'égide de qui (Où s'est tenu le séminaire du 28 novembre) ?"),
 ])
 def test_follow_up_becomes_stand_alone(previous, follow_up, expected):
     assert rewrite(follow_up, [previous]) == expected
