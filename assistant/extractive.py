@@ -94,26 +94,35 @@ def answer(question: str, hits: list[SearchHit], index: LiveIndex,
         if c.sentence in shown:
             continue
         text = c.sentence
-        # « … s'est déroulée : » announces a list: quote it with its items; an item is quoted
-        # with its lead-in and the other items
-        lead = c.position if is_lead_in(c.sentence) else \
-            c.position - 1 if c.previous and is_lead_in(c.previous) else None
-        sentences = answer_sentences(c.hit.text) if lead is not None else []
-        items = list_items(sentences, lead, index) if lead is not None else []
-        if items:
-            text = f"{sentences[lead]} " + ", ".join(item.rstrip(" ;,") for item in items)
+        listed = with_list(c, index)
+        if listed:
+            text, items = listed
             shown.update(items)
         # « Il s'agit de promenades… » says nothing alone: quote the sentence it leans on too
         elif ANAPHORA.match(text) and c.previous and (c.n, c.previous) in quotable \
                 and c.previous not in quoted:
             text = f"{c.previous} {text}"
         # « Ces contrats sont signés par… » goes on about the same subject: quote it too
-        if not items and c.next and (c.n, c.next) in quotable and c.next not in quoted and \
+        if not listed and c.next and (c.n, c.next) in quotable and c.next not in quoted and \
                 ANAPHORA.match(c.next):
             text = f"{text} {c.next}"
             quoted.add(c.next)
         answers.append(Chosen(text, c.n))
     return answers
+
+
+def with_list(c: Candidate, index: LiveIndex) -> tuple[str, list[str]] | None:
+    """« … s'est déroulée : » announces a list: the lead-in quoted with its items, for the
+    lead-in or one of its items; and the items. None when `c` is neither."""
+    lead = c.position if is_lead_in(c.sentence) else \
+        c.position - 1 if c.previous and is_lead_in(c.previous) else None
+    if lead is None:
+        return None
+    sentences = answer_sentences(c.hit.text)
+    items = list_items(sentences, lead, index)
+    if not items:
+        return None
+    return f"{sentences[lead]} " + ", ".join(i.rstrip(" ;,") for i in items), items
 
 
 def list_items(sentences: list[str], lead: int, index: LiveIndex, max_items: int = 8,
