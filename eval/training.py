@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 from assistant.extractive import candidates as find_candidates
-from assistant.extractive import with_list
 from assistant.features import FEATURES, Candidate, analyse_question, features, products
 from assistant.live_index import LiveIndex
 from assistant.rewrite import rewrite, standalone_turns
@@ -64,7 +63,7 @@ DATASETS = Path(__file__).parent / "datasets"
 TOP_K = 8
 DOMAIN_WEIGHT = 3.0  # a practitioner's question counts as much as three PIAF questions
 
-Labeler = Callable[[Candidate, str], bool]  # a candidate, the text it quotes: answers?
+Labeler = Callable[[Candidate], bool]
 
 
 @dataclass
@@ -120,12 +119,12 @@ def write_squad(folder: Path, documents) -> Path:
 
 def _span_labeler(document_id: str, answers: list[str]) -> Labeler:
     wanted = [normalise_fact(a) for a in answers if a.strip()]
-    return lambda c, text: c.hit.document_id == document_id and any(
-        w in normalise_fact(text) for w in wanted)
+    return lambda c: c.hit.document_id == document_id and any(
+        w in normalise_fact(c.sentence) for w in wanted)
 
 
 def _facts_labeler(facts: list[str]) -> Labeler:
-    return lambda c, text: holds(text, facts)
+    return lambda c: holds(c.sentence, facts)
 
 
 def squad_items(squad, source: str, split_of: Callable[[str], str], limit: int | None,
@@ -165,15 +164,6 @@ def dataset_items(path: Path, source: str, split_of: Callable[[str], str],
 
 # -- collection --------------------------------------------------------------------------------
 
-def answers(labeler: Labeler, c: Candidate, index: LiveIndex) -> bool:
-    """The candidate answers: its sentence does, or the list it is quoted with (a lead-in or
-    an item: `assistant.extractive.with_list`)."""
-    if labeler(c, c.sentence):
-        return True
-    listed = with_list(c, index)
-    return bool(listed and labeler(c, listed[0]))
-
-
 def collect(index: LiveIndex, items: list[Item], progress: Callable[[], None] | None = None
             ) -> list[Group]:
     groups = []
@@ -189,8 +179,7 @@ def collect(index: LiveIndex, items: list[Item], progress: Callable[[], None] | 
                 continue
         analysed = analyse_question(question, idf, index.embed_query(question))
         rows = features(analysed, found)
-        labels = np.array([bool(labeler and answers(labeler, c, index)) for c in found],
-                          dtype=bool)
+        labels = np.array([bool(labeler and labeler(c)) for c in found], dtype=bool)
         cosine = np.array([float(c.vector @ analysed.vector) for c in found])
         pairs = products(analysed, found).astype(np.float16) if found else np.zeros((0, 0))
         groups.append(Group(item.qid, item.source, item.split, labeler is not None, rows,
