@@ -117,9 +117,10 @@ _COUNTED = re.compile(r"\bcombien\s+(d(?:e\s+|')[^?]+?)\s+(?=(?:compte|y|sont|a|
                       r"faut|[a-zé]+ent)\b)", re.I)
 
 
-def _counted(previous: str) -> tuple[int, int] | None:
-    """Where the counted phrase of a count question is (« de quartiers prioritaires »), without
-    an inverted subject that follows it (« Combien de demi-journées l'IREV a-t-il… »)."""
+def _counted(previous: str) -> tuple[int, int, int] | None:
+    """Where the counted phrase of a count question starts and ends (« de quartiers
+    prioritaires »), and where the inverted subject that may follow it ends (« Combien de
+    demi-journées | l'IREV | a-t-il… »)."""
     match = _COUNTED.search(previous)
     if not match:
         return None
@@ -127,8 +128,8 @@ def _counted(previous: str) -> tuple[int, int] | None:
     for article in re.finditer(r"\s(?:l['’]|(?:le|la|les)\s)", previous[start:end]):
         before = previous[start:start + article.start()]
         if not re.search(r"\b(?:de|d['’]|du|des|à|au|aux|en)$", before):
-            return start, start + article.start()
-    return start, end
+            return start, start + article.start(), end
+    return start, end, end
 
 
 def _counted_words(previous: str) -> str | None:
@@ -137,9 +138,10 @@ def _counted_words(previous: str) -> str | None:
     span = _counted(previous)
     if span is None:
         return None
-    subject = previous[span[1]:_COUNTED.search(previous).end(1)].strip()
-    counted = previous[span[0]:span[1]]
-    return f"{counted} {_contract('de', subject)}" if subject else counted
+    start, cut, end = span
+    subject = previous[cut:end].strip()
+    return f"{previous[start:cut]} {_contract('de', subject)}" if subject else \
+        previous[start:cut]
 
 
 def _counted_follow_up(body: str, previous: str) -> str | None:
