@@ -198,7 +198,10 @@ def _ellipsis(fragment: str, previous: str) -> str:
     old_places = [e for e in _parse(previous).ents if e.label_ == "LOC"]
     if place and old_places:
         old = old_places[-1]
-        return previous[:old.start_char] + fragment + previous[old.end_char:]
+        # spaCy's entity may hold its preposition (« de Lille »): the fragment's place takes it
+        kept = re.match(r"(?:de|à|en)\s+|d['’]", old.text, re.I)
+        start = old.start_char + (kept.end() if kept else 0)
+        return _substitute(previous, start, old.end_char, fragment)
     # « Et le PRU 1 ? » stands in for « la seconde phase du NPNRU »: its gender need not agree
     phrase = _antecedent(previous, (None, _agreement_of(fragment)[1]))
     # only a noun phrase stands in for one (« Et le PRU 1 ? », not « Sous l'égide de qui ? »)
@@ -207,8 +210,25 @@ def _ellipsis(fragment: str, previous: str) -> str:
             not re.match(r"^(?:celui|celle|ceux|celles)\b", fragment, re.I):
         start = previous.find(phrase)
         if start >= 0:
-            return previous[:start] + fragment + previous[start + len(phrase):]
+            return _substitute(previous, start, start + len(phrase), fragment)
     return f"{fragment} ({previous})"
+
+
+_CONTRACTED = {"du": "de", "des": "de", "au": "à", "aux": "à"}
+
+
+def _substitute(previous: str, start: int, end: int, fragment: str) -> str:
+    """`previous` with `fragment` in place of previous[start:end]. A fragment with its own
+    article drops the one before the replaced words, and its preposition contracts:
+    « … de la MEL » with « le PRU 1 » → « … du PRU 1 », not « … de la le PRU 1 »."""
+    head = previous[:start]
+    if re.match(r"^(?:le|la|les|l['’]|un|une|des)\b", fragment, re.I):
+        head = re.sub(r"(?:\b(?:le|la|les)\s+|\bl['’])$", "", head, flags=re.I)
+        joined = re.search(r"\b(de|à|du|des|au|aux)\s+$", head, re.I)
+        if joined:
+            preposition = _CONTRACTED.get(joined.group(1).lower(), joined.group(1).lower())
+            return head[:joined.start()] + _contract(preposition, fragment) + previous[end:]
+    return head + fragment + previous[end:]
 
 
 def _agreement_of(phrase: str) -> tuple[str | None, str | None]:

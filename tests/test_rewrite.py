@@ -105,6 +105,12 @@ from assistant.rewrite import rewrite, standalone_turns
     ("Quelle part des femmes résidant en QPV est sans emploi ?",
      "Et dans les quartiers environnants ?",
      "Quelle part des femmes résidant dans les quartiers environnants est sans emploi ?"),
+    # a place keeps the preposition spaCy put in the old one's entity, and contracts with the
+    # new one's article
+    ("Quel est le budget de la ville de Lille ?", "Et Roubaix ?",
+     "Quel est le budget de la ville de Roubaix ?"),
+    ("Quel est le budget de la ville de Lille ?", "Et le Havre ?",
+     "Quel est le budget de la ville du Havre ?"),
     ("Où s'est tenu le séminaire du 28 novembre ?", "Sous l'égide de qui ?",
      "Sous l'égide de qui (Où s'est tenu le séminaire du 28 novembre) ?"),
 ])
