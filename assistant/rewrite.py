@@ -132,12 +132,9 @@ def _counted(previous: str) -> tuple[int, int, int] | None:
     return start, end, end
 
 
-def _counted_words(previous: str) -> str | None:
-    """The counted phrase, owned by the subject that followed it: « de demi-journées de
-    l'IREV » for « Combien de demi-journées l'IREV a-t-il… »."""
-    span = _counted(previous)
-    if span is None:
-        return None
+def _counted_words(previous: str, span: tuple[int, int, int]) -> str:
+    """The counted phrase at `span` (`_counted`), owned by the subject that followed it: « de
+    demi-journées de l'IREV » for « Combien de demi-journées l'IREV a-t-il… »."""
     start, cut, end = span
     subject = previous[cut:end].strip()
     return f"{previous[start:cut]} {_contract('de', subject)}" if subject else \
@@ -154,7 +151,7 @@ def _counted_follow_up(body: str, previous: str) -> str | None:
                            r"cet|cette|ces)\b|[A-Z])", body)
     span = _counted(previous)
     if span:
-        what = previous[span[0]:span[1]] if own_subject else _counted_words(previous)
+        what = previous[span[0]:span[1]] if own_subject else _counted_words(previous, span)
     else:  # « Combien en étaient en place ? » after « … au sujet des conseils citoyens »
         plural = _antecedent(previous, (None, "Plur"), as_subject=None)
         if not plural or not re.match(r"^(?:les|des)\s", plural, re.I):
