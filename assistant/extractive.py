@@ -86,43 +86,48 @@ def answer(question: str, hits: list[SearchHit], index: LiveIndex,
 
     chosen, _ = selector.choose(rows, overlap, pairs)
     quotable = {(c.n, c.sentence) for c in found}
+    # the chosen sentences, and every sentence an earlier answer sentence pulled in (a list's
+    # lead-in and items, a neighbour): none is quoted twice
     quoted = {found[i].sentence for i in chosen}
-    shown: set[str] = set()  # sentences already quoted as part of an earlier one's list
+    shown: set[str] = set()  # sentences already in the answer's text
     answers = []
     for i in chosen:
         c = found[i]
         if c.sentence in shown:
             continue
-        text = c.sentence
+        parts = [c.sentence]
         listed = with_list(c, index)
         if listed:
-            text, items = listed
-            shown.update(items)
+            parts = listed
         # « Il s'agit de promenades… » says nothing alone: quote the sentence it leans on too
-        elif ANAPHORA.match(text) and c.previous and (c.n, c.previous) in quotable \
+        elif ANAPHORA.match(c.sentence) and c.previous and (c.n, c.previous) in quotable \
                 and c.previous not in quoted:
-            text = f"{c.previous} {text}"
+            parts = [c.previous, c.sentence]
         # « Ces contrats sont signés par… » goes on about the same subject: quote it too
         if not listed and c.next and (c.n, c.next) in quotable and c.next not in quoted and \
                 ANAPHORA.match(c.next):
-            text = f"{text} {c.next}"
-            quoted.add(c.next)
+            parts.append(c.next)
+        quoted.update(parts)
+        shown.update(parts)
+        text = f"{parts[0]} " + ", ".join(p.rstrip(" ;,") for p in parts[1:]) if listed \
+            else " ".join(parts)
         answers.append(Chosen(text, c.n))
     return answers
 
 
-def with_list(c: Candidate, index: LiveIndex) -> tuple[str, list[str]] | None:
-    """« … s'est déroulée : » announces a list: the lead-in quoted with its items, for the
-    lead-in or one of its items; and the items. None when `c` is neither."""
-    lead = c.position if is_lead_in(c.sentence) else \
-        c.position - 1 if c.previous and is_lead_in(c.previous) else None
-    if lead is None:
+def with_list(c: Candidate, index: LiveIndex, max_items: int = 8) -> list[str] | None:
+    """« … s'est déroulée : » announces a list: the lead-in and its items, to quote together,
+    for the lead-in or any of its items. None when `c` is neither."""
+    if not (is_lead_in(c.sentence) or c.previous):
         return None
     sentences = answer_sentences(c.hit.text)
-    items = list_items(sentences, lead, index)
-    if not items:
-        return None
-    return f"{sentences[lead]} " + ", ".join(i.rstrip(" ;,") for i in items), items
+    for lead in range(c.position, max(c.position - max_items, 0) - 1, -1):
+        if is_lead_in(sentences[lead]):
+            items = list_items(sentences, lead, index, max_items)
+            if not items or (lead < c.position and c.sentence not in items):
+                return None
+            return [sentences[lead], *items]
+    return None
 
 
 def list_items(sentences: list[str], lead: int, index: LiveIndex, max_items: int = 8,
