@@ -24,19 +24,23 @@ class Retriever:
     """`search(query, k)`: the k best passages for a question."""
 
     def __init__(self, index: HybridIndex, fusion: str = "rrf", rrf_k: int = 10, depth: int = 50,
-                 embed: Callable[[str], np.ndarray] | None = None):
+                 embed: Callable[[list[str]], list[np.ndarray]] | None = None):
         self.index = index
         self.fusion = fusion
         self.rrf_k = rrf_k
         self.depth = depth
-        self.embed = embed  # the query's vector, shared with the answer step (None: the index's)
+        # vectors of queries, shared with the answer step (None: the index embeds the query)
+        self.embed = embed
 
     def search(self, query: str, k: int) -> list[SearchHit]:
         index = self.index  # one snapshot for the whole query, even if a reload swaps it
         depth = max(self.depth, k)
         expanded = expand(query)
-        dense = index.dense_search(expanded, depth, self.embed(expanded) if self.embed else None) \
-            if self.fusion != "bm25" else []
+        vector = None
+        if self.embed and self.fusion != "bm25":
+            # the answer step reads the question as asked: both vectors in one forward pass
+            vector = self.embed([expanded, query] if expanded != query else [query])[0]
+        dense = index.dense_search(expanded, depth, vector) if self.fusion != "bm25" else []
         lexical = index.lexical_search(expanded, depth) if self.fusion != "dense" else []
         rankings = [[n.node_id for n, _ in hits] for hits in (dense, lexical) if hits]
         fused = reciprocal_rank_fusion(rankings, self.rrf_k)

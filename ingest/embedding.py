@@ -51,6 +51,12 @@ def load_embedder(name: str, models_dir: Path, dtype: str = "float32",
     return embedder
 
 
+def embed_queries(embedder: "HuggingFaceEmbedding", texts: list[str]) -> list[list[float]]:
+    """Query vectors of several texts in one forward pass (the wrapper embeds one query per call);
+    each equals `embedder.get_query_embedding(text)`."""
+    return embedder._embed(texts, prompt_name="query")  # noqa: SLF001 - no public batch call
+
+
 def token_counter(embedder: "HuggingFaceEmbedding") -> Callable[[str], int]:
     """Count tokens exactly as the model will see a passage: prefix and special tokens included."""
     tokenizer = embedder._model.tokenizer  # noqa: SLF001 - the wrapper exposes no tokenizer

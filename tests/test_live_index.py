@@ -47,6 +47,20 @@ def test_stored_sentence_vectors_and_tags(live):
     assert live.passage_vector(hit.node_id).shape == (384,)
 
 
+def test_a_question_and_its_spelled_out_form_are_embedded_in_one_pass(live):
+    question = "Combien de QPV compte la ville de Roubaix ?"  # search spells « QPV » out
+    passes = live.query_passes
+    live.search(question, 3)
+    vector = live.embed_query(question)  # the answer step's: kept from the search
+    assert live.query_passes == passes + 1
+    alone = np.asarray(live.embedder.get_query_embedding(question), np.float32)
+    assert float(alone @ vector) > 0.9999
+    batch = live.embed_queries(["contrat de ville", "conseil citoyen", "contrat de ville"])
+    assert live.query_passes == passes + 2 and batch[0] is batch[2]
+    assert float(batch[1] @ np.asarray(live.embedder.get_query_embedding("conseil citoyen"))) \
+        > 0.9999
+
+
 def test_an_empty_data_dir_is_not_ready_and_says_so_in_french(tmp_path, embedder):
     empty = LiveIndex(tmp_path / "index", embedder)
     assert not empty.ready
