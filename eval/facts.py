@@ -2,7 +2,8 @@
 training labels of the sentence selector.
 
 Compared after folding case, accents, apostrophes and punctuation, and writing numbers one way:
-« 1 500 » = « 1500 », « 50 % » = « 50% », « six ans » = « 6 ans »."""
+« 1 500 » = « 1500 », « 50 % » = « 50% », « six ans » = « 6 ans »; a footnote call glued to a
+word (« 114 708 emplois¹ ») is not part of it."""
 
 import re
 
@@ -12,7 +13,7 @@ _NUMBERS = {"deux": "2", "trois": "3", "quatre": "4", "cinq": "5", "six": "6", "
             "huit": "8", "neuf": "9", "dix": "10", "onze": "11", "douze": "12", "treize": "13",
             "quatorze": "14", "quinze": "15", "seize": "16", "vingt": "20", "trente": "30",
             "quarante": "40", "cinquante": "50", "soixante": "60", "cent": "100"}
-_MARKER = re.compile(r"\[\d+\]")
+_MARKER = re.compile(r"\[\d+\]|(?<=\w)[¹²³⁰⁴-⁹]+")
 
 
 def normalise_fact(text: str) -> str:

@@ -5,6 +5,7 @@ import math
 import pytest
 
 from eval.datasets import ExpectedSource
+from eval.facts import holds
 from eval.metrics import (
     abstention_accuracy,
     citation_precision,
@@ -209,3 +210,15 @@ def test_latency_percentiles_interpolate_linearly():
 
 def test_token_f1_ignores_citation_markers():
     assert token_f1(["199 quartiers [1]."], ["199 quartiers"]).score == 1.0
+
+
+@pytest.mark.parametrize(("text", "facts", "expected"), [
+    ("Le quartier compte 1 500 habitants, soit 27 % de la ville.", ["1500 habitants", "27%"], True),
+    ("Un contrat signé pour six ans [2].", ["6 ans"], True),
+    ("soit 114 708 emplois¹ dans les QPV", ["114 708 emplois"], True),  # a footnote call
+    ("soit 114 708 emplois dans les QPV", ["114 708 emplois", "Roubaix"], False),
+    ("Le contrat 2015-2020", ["2015"], True),
+    ("En 20150 communes", ["2015"], False),  # whole words only
+])
+def test_facts_are_compared_whole_and_written_one_way(text, facts, expected):
+    assert holds(text, facts) is expected
