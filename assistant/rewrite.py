@@ -269,6 +269,9 @@ def _phrases(previous: str) -> tuple[tuple[str, str | None, str | None, bool | N
         before = doc[start - 1].lower_ if start else ""
         counted = before in {"d'", "d’", "de"} and start > 1 and \
             doc[start - 2].lower_ == "combien"  # « combien d' » + « axes opérationnels »
+        if preposition in {"de", "d'", "d’"} and span[0].pos_ != "DET" and not counted and \
+                not _is_name(root):
+            continue  # a bare noun after « de » names no thing: « les piliers d'intervention »
         if before == "combien" or counted:
             text = "les " + re.sub(r"^(?:de\s+|d')", "", text)
         elif first == "combien":  # « Combien de quartiers prioritaires » as one chunk
@@ -299,6 +302,9 @@ def _phrases(previous: str) -> tuple[tuple[str, str | None, str | None, bool | N
 
 
 _DE = {"de", "du", "des", "d'", "d’"}
+_PUT = {"prise", "prises", "mise", "mises"}
+_PUT_WHERE = {"compte", "charge", "œuvre", "oeuvre", "place", "valeur", "relation", "réseau",
+              "situation", "cohérence"}
 _WHICH = {"quel", "quelle", "quels", "quelles"}
 _ARTICLE_OF = {"des": "les", "du": "le", "au": "le", "aux": "les"}
 _LOCUTIONS = {"sujet", "propos", "matière", "faveur", "titre", "niveau", "égard", "cœur", "cadre"}
@@ -319,7 +325,8 @@ def _is_name(token) -> bool:
 def _core(doc, i: int) -> int | None:
     """The end of the noun group starting at token i (article, adjectives, nouns and names,
     hyphenated names joined), or None if none starts there."""
-    j = i + (doc[i].pos_ == "DET" or doc[i].lower_ in _WHICH)
+    asking = doc[i].lower_ in _WHICH
+    j = i + (doc[i].pos_ == "DET" or asking)
     while j < len(doc) and (doc[j].pos_ == "ADJ" and not _named(doc[j]) or
                             doc[j].pos_ == "NUM" and j + 1 < len(doc) and
                             doc[j + 1].pos_ == "NOUN"):
@@ -332,9 +339,14 @@ def _core(doc, i: int) -> int | None:
         glued = token.text == "-" and not doc[j - 1].whitespace_ and not token.whitespace_
         joined = token.lower_ == "et" and _named(doc[j - 1]) and j + 1 < len(doc) and \
             _named(doc[j + 1])  # « Pays et Quartiers »
+        if asking and _named(token) and doc[j - 1].pos_ == "NOUN":
+            break  # « Sur quels programmes Valenciennes Métropole s'appuie-t-elle »: its subject
         if glued or joined or _named(token) or token.pos_ in {"NOUN", "PROPN", "ADJ"} or \
                 token.pos_ == "NUM" and doc[j - 1].pos_ in {"NOUN", "PROPN"}:
             j += 1
+        elif token.lower_ == "en" and doc[j - 1].lower_ in _PUT and j + 1 < len(doc) and \
+                doc[j + 1].lower_ in _PUT_WHERE:
+            j += 2  # one noun: « la prise en compte de l'EFH », « la mise en œuvre »
         else:
             break
     return j
@@ -533,7 +545,14 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
         if x:
             owner, word = own.group(1).lower(), own.group(2)
             article = _article(owner == "ses", owner == "sa", word)
-            text = _at(text, own, f"{article}{word} {_contract('de', x)}")
+            # the owner comes after the whole phrase: « son montant d'investissement total » →
+            # « le montant d'investissement total du programme »
+            doc = _parse(text)
+            i = next(t.i for t in doc if t.idx >= own.start(2))
+            end = _owned_end(doc, i)
+            whole = text[own.start(2):doc[end - 1].idx + len(doc[end - 1])]
+            text = text[:own.start()] + f"{article}{whole} {_contract('de', x)}" + \
+                text[own.start(2) + len(whole):]
             owned = text
     # subject pronoun after the verb: « Que publie-t-il », « Combien … doit-il se réunir »
     inverted = re.search(r"\b([\wéèêàç]+)(-t)?-(il|elle|ils|elles)\b", text, re.I)
@@ -594,6 +613,21 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
                               flags=re.I).strip() + \
                     f" dans {x}"
     return owned
+
+
+def _owned_end(doc, i: int) -> int:
+    """The end of the phrase a possessive owns from token i: its adjectives and its bare « de »
+    complements (« montant d'investissement total », not « montant de la commune »)."""
+    j = i + 1
+    while j < len(doc):
+        if doc[j].pos_ == "ADJ" and not _named(doc[j]):
+            j += 1
+        elif doc[j].lower_ in {"de", "d'", "d’"} and j + 1 < len(doc) and \
+                doc[j + 1].pos_ == "NOUN":
+            j += 2
+        else:
+            break
+    return j
 
 
 def _has_subject(before: str) -> bool:

@@ -52,9 +52,20 @@ def load_embedder(name: str, models_dir: Path, dtype: str = "float32",
 
 
 def embed_queries(embedder: "HuggingFaceEmbedding", texts: list[str]) -> list[list[float]]:
-    """Query vectors of several texts in one forward pass (the wrapper embeds one query per call);
-    each equals `embedder.get_query_embedding(text)`."""
-    return embedder._embed(texts, prompt_name="query")  # noqa: SLF001 - no public batch call
+    """Query vectors of several texts in one forward pass (the wrapper embeds one query per
+    call); each equals `embedder.get_query_embedding(text)`. Reported to llama-index's
+    instrumentation like its own embeddings."""
+    from llama_index.core.instrumentation import get_dispatcher
+    from llama_index.core.instrumentation.events.embedding import (
+        EmbeddingEndEvent,
+        EmbeddingStartEvent,
+    )
+
+    dispatcher = get_dispatcher(__name__)
+    dispatcher.event(EmbeddingStartEvent(model_dict=embedder.to_payload()))
+    vectors = embedder._embed(texts, prompt_name="query")  # noqa: SLF001 - no public batch call
+    dispatcher.event(EmbeddingEndEvent(chunks=texts, embeddings=vectors))
+    return vectors
 
 
 def token_counter(embedder: "HuggingFaceEmbedding") -> Callable[[str], int]:

@@ -105,6 +105,15 @@ from assistant.rewrite import rewrite, standalone_turns
     ("Quelle part des femmes résidant en QPV est sans emploi ?",
      "Et dans les quartiers environnants ?",
      "Quelle part des femmes résidant dans les quartiers environnants est sans emploi ?"),
+    # a possessive's owner goes after the whole phrase it owns; « la mise en œuvre » is one
+    # noun; an interrogative phrase stops before the name that follows it (the subject)
+    ("Quels quartiers le nouveau programme de renouvellement urbain concerne-t-il ?",
+     "Quel est son coût d'objectif global ?",
+     "Quel est le coût d'objectif global du nouveau programme de renouvellement urbain ?"),
+    ("Qui suit la mise en œuvre du plan de relance ?", "Quand doit-elle s'achever ?",
+     "Quand la mise en œuvre du plan de relance doit-elle s'achever ?"),
+    ("Sur quels dispositifs Amiens Métropole s'appuie-t-elle ?", "Qui sont ses partenaires ?",
+     "Qui sont les partenaires d'Amiens Métropole ?"),
     # a place keeps the preposition spaCy put in the old one's entity, and contracts with the
     # new one's article
     ("Quel est le budget de la ville de Lille ?", "Et Roubaix ?",
@@ -127,3 +136,10 @@ def test_a_complete_question_is_left_alone():
 def test_turns_are_resolved_one_after_another():
     turns = ["Qu'est-ce qu'un contrat de ville ?", "Qui le signe ?"]
     assert standalone_turns(turns)[1] == "Qui signe un contrat de ville ?"
+
+
+def test_a_bare_noun_after_de_is_no_antecedent():
+    # « les piliers d'intervention »: « intervention » names no thing « celle-ci » could be
+    rewritten = rewrite("Par quoi celle-ci les remplace-t-elle ?",
+                        ["Quels étaient les piliers d'intervention décidés au niveau national ?"])
+    assert "intervention les" not in rewritten and "quoi intervention" not in rewritten
