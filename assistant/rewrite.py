@@ -303,6 +303,7 @@ def _phrases(previous: str) -> tuple[tuple[str, str | None, str | None, bool | N
 
 _DE = {"de", "du", "des", "d'", "d’"}
 _PUT = {"prise", "prises", "mise", "mises"}
+_INVERTED_PRONOUNS = {"t", "il", "elle", "ils", "elles", "on"}
 _PUT_WHERE = {"compte", "charge", "œuvre", "oeuvre", "place", "valeur", "relation", "réseau",
               "situation", "cohérence"}
 _WHICH = {"quel", "quelle", "quels", "quelles"}
@@ -339,6 +340,9 @@ def _core(doc, i: int) -> int | None:
         glued = token.text == "-" and not doc[j - 1].whitespace_ and not token.whitespace_
         joined = token.lower_ == "et" and _named(doc[j - 1]) and j + 1 < len(doc) and \
             _named(doc[j + 1])  # « Pays et Quartiers »
+        if j + 1 < len(doc) and doc[j + 1].text.startswith("-") and not token.whitespace_ \
+                and doc[j + 1].lower_.lstrip("-") in _INVERTED_PRONOUNS:
+            break  # « la métropole finance-t-elle »: a word glued to « -t-elle » is its verb
         if asking and _named(token) and doc[j - 1].pos_ == "NOUN":
             break  # « Sur quels programmes Valenciennes Métropole s'appuie-t-elle »: its subject
         if glued or joined or _named(token) or token.pos_ in {"NOUN", "PROPN", "ADJ"} or \

@@ -114,6 +114,9 @@ from assistant.rewrite import rewrite, standalone_turns
      "Quand la mise en œuvre du plan de relance doit-elle s'achever ?"),
     ("Sur quels dispositifs Amiens Métropole s'appuie-t-elle ?", "Qui sont ses partenaires ?",
      "Qui sont les partenaires d'Amiens Métropole ?"),
+    # a word glued to « -t-elle » is the verb, whatever spaCy's tag
+    ("Quelles actions de prévention la métropole finance-t-elle ?", "Qui sont ses partenaires ?",
+     "Qui sont les partenaires de la métropole ?"),
     # a place keeps the preposition spaCy put in the old one's entity, and contracts with the
     # new one's article
     ("Quel est le budget de la ville de Lille ?", "Et Roubaix ?",
