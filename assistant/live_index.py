@@ -116,11 +116,11 @@ class LiveIndex:
                 self._vectors.move_to_end(text)
         missing = [t for t in dict.fromkeys(texts) if t not in vectors]
         if missing:
-            self.query_passes += 1
             for text, values in zip(missing, embed_queries(self.embedder, missing), strict=True):
                 vectors[text] = np.asarray(values, dtype=np.float32)
                 vectors[text].flags.writeable = False
             with self._vectors_lock:
+                self.query_passes += 1
                 self._vectors.update((t, vectors[t]) for t in missing)
                 while len(self._vectors) > QUERY_CACHE:
                     self._vectors.popitem(last=False)

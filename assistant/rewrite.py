@@ -552,11 +552,11 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
             # the owner comes after the whole phrase: « son montant d'investissement total » →
             # « le montant d'investissement total du programme »
             doc = _parse(text)
-            i = next(t.i for t in doc if t.idx >= own.start(2))
-            end = _owned_end(doc, i)
-            whole = text[own.start(2):doc[end - 1].idx + len(doc[end - 1])]
-            text = text[:own.start()] + f"{article}{whole} {_contract('de', x)}" + \
-                text[own.start(2) + len(whole):]
+            last = max(t.i for t in doc if t.idx < own.end(2))  # « mise-à-jour »: its last part
+            tail = doc[_owned_end(doc, last) - 1]
+            ends = max(own.end(2), tail.idx + len(tail))
+            text = text[:own.start()] + \
+                f"{article}{text[own.start(2):ends]} {_contract('de', x)}" + text[ends:]
             owned = text
     # subject pronoun after the verb: « Que publie-t-il », « Combien … doit-il se réunir »
     inverted = re.search(r"\b([\wéèêàç]+)(-t)?-(il|elle|ils|elles)\b", text, re.I)
