@@ -115,7 +115,11 @@ def answer(question: str, hits: list[SearchHit], index: LiveIndex,
     return answers
 
 
-def with_list(c: Candidate, index: LiveIndex, max_items: int = 8) -> list[str] | None:
+MAX_LIST_ITEMS = 8  # items quoted after a lead-in, at most
+
+
+def with_list(c: Candidate, index: LiveIndex, max_items: int = MAX_LIST_ITEMS
+              ) -> list[str] | None:
     """« … s'est déroulée : » announces a list: the lead-in and its items, to quote together,
     for the lead-in or any of its items. None when `c` is neither."""
     if not (is_lead_in(c.sentence) or c.previous):
@@ -130,7 +134,7 @@ def with_list(c: Candidate, index: LiveIndex, max_items: int = 8) -> list[str] |
     return None
 
 
-def list_items(sentences: list[str], lead: int, index: LiveIndex, max_items: int = 8,
+def list_items(sentences: list[str], lead: int, index: LiveIndex, max_items: int = MAX_LIST_ITEMS,
                max_chars: int = 700) -> list[str]:
     """The items that follow the lead-in `sentences[lead]` (« … s'est déroulée : »): up to the
     first that ends with a full stop, another lead-in, an order to the assistant, or the size

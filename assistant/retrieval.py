@@ -36,11 +36,12 @@ class Retriever:
         index = self.index  # one snapshot for the whole query, even if a reload swaps it
         depth = max(self.depth, k)
         expanded = expand(query)
-        vector = None
-        if self.embed and self.fusion != "bm25":
+        dense = []
+        if self.fusion != "bm25":
             # the answer step reads the question as asked: both vectors in one forward pass
-            vector = self.embed([expanded, query] if expanded != query else [query])[0]
-        dense = index.dense_search(expanded, depth, vector) if self.fusion != "bm25" else []
+            vector = self.embed([expanded, query] if expanded != query else [query])[0] \
+                if self.embed else None
+            dense = index.dense_search(expanded, depth, vector)
         lexical = index.lexical_search(expanded, depth) if self.fusion != "dense" else []
         rankings = [[n.node_id for n, _ in hits] for hits in (dense, lexical) if hits]
         fused = reciprocal_rank_fusion(rankings, self.rrf_k)

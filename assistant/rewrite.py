@@ -267,9 +267,9 @@ def _phrases(previous: str) -> tuple[tuple[str, str | None, str | None, bool | N
         text = span.text
         first = span[0].lower_
         before = doc[start - 1].lower_ if start else ""
-        counted = before in {"d'", "d’", "de"} and start > 1 and \
+        counted = before in _BARE_DE and start > 1 and \
             doc[start - 2].lower_ == "combien"  # « combien d' » + « axes opérationnels »
-        if preposition in {"de", "d'", "d’"} and span[0].pos_ != "DET" and not counted and \
+        if preposition in _BARE_DE and span[0].pos_ != "DET" and not counted and \
                 not _is_name(root):
             continue  # a bare noun after « de » names no thing: « les piliers d'intervention »
         if before == "combien" or counted:
@@ -302,6 +302,7 @@ def _phrases(previous: str) -> tuple[tuple[str, str | None, str | None, bool | N
 
 
 _DE = {"de", "du", "des", "d'", "d’"}
+_BARE_DE = {"de", "d'", "d’"}  # « de » without an article of its own
 _PUT = {"prise", "prises", "mise", "mises"}
 _INVERTED_PRONOUNS = {"t", "il", "elle", "ils", "elles", "on"}
 _PUT_WHERE = {"compte", "charge", "œuvre", "oeuvre", "place", "valeur", "relation", "réseau",
@@ -626,7 +627,7 @@ def _owned_end(doc, i: int) -> int:
     while j < len(doc):
         if doc[j].pos_ == "ADJ" and not _named(doc[j]):
             j += 1
-        elif doc[j].lower_ in {"de", "d'", "d’"} and j + 1 < len(doc) and \
+        elif doc[j].lower_ in _BARE_DE and j + 1 < len(doc) and \
                 doc[j + 1].pos_ == "NOUN":
             j += 2
         else:
