@@ -453,6 +453,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--reuse", action="store_true",
                         help="reuse the features collected by the previous run for the same "
                              "questions and columns (same feature code only)")
+    parser.add_argument("--ranker", choices=RANKERS, default=None,
+                        help="fit this ranker only (default: the best on domain validation)")
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--models-dir", type=Path, default=ROOT / "data" / "models",
                         help="where the converted embedding model is (made if missing)")
@@ -461,12 +463,13 @@ def main(argv: list[str] | None = None) -> dict:
     from rich.console import Console
     from rich.table import Table
 
-    from ingest.embedding import DEFAULT_MODEL_NAME, load_embedder
+    from ingest.embedding import DEFAULT_MODEL_NAME, load_embedder, resolve_model
 
     console = Console(stderr=True, width=140)
     rng = random.Random(2026)
     data = args.data_dir
     embedder = load_embedder(DEFAULT_MODEL_NAME, args.models_dir)
+    model_id = Path(resolve_model(DEFAULT_MODEL_NAME, args.models_dir)).name
     squad = load_squad(args.shared / "benchmarks/piaf/piaf-v1.0.json")
     limit = 40 if args.tiny else args.piaf_limit
     piaf_own, piaf_elsewhere = squad_items(squad, "piaf", piaf_split, limit, rng, 1 / 8)
@@ -517,7 +520,7 @@ def main(argv: list[str] | None = None) -> dict:
     for name, items in plan:
         source = items[0].source if items else "—"
         cache = data / f"groups{suffix}-{name}-{source}.pkl"
-        key = (FEATURES, [i.qid for i in items])  # the same questions, the same columns
+        key = (FEATURES, [i.qid for i in items], model_id)  # same questions, columns, model
         cached = pickle.loads(cache.read_bytes()) if args.reuse and cache.exists() else None
         if cached and cached[0] == key:
             groups += [Group(**fields) for fields in cached[1]]
@@ -540,7 +543,7 @@ def main(argv: list[str] | None = None) -> dict:
     domain = [g for g in validation if not g.source.startswith("piaf")]
     piaf = [g for g in validation if g.source == "piaf"]
     candidates_by_kind = {}
-    for kind in RANKERS:
+    for kind in ([args.ranker] if args.ranker else RANKERS):
         selector = Selector(ranker=fit_ranker(train, kind))
         scores = _scorer(selector)
         candidates_by_kind[kind] = (top1(domain, scores) or 0.0, selector)

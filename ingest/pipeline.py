@@ -17,7 +17,7 @@ import numpy as np
 
 from ingest import manifest
 from ingest.dedup import fingerprint, similarity
-from ingest.embedding import dimension, max_tokens, token_counter
+from ingest.embedding import dimension, max_tokens, model_identity, token_counter
 from ingest.index import (
     IndexFailure,
     Snapshot,
@@ -114,7 +114,8 @@ def run(paths: list[Path], index_dir: Path, embedder, *, model_name: str, chunk_
     """
     started = time.perf_counter()
     report = IngestReport()
-    settings = {"embed_model": model_name, "chunk_size": chunk_size, "chunk_overlap": chunk_overlap}
+    settings = {"embed_model": model_name, "embed_model_id": model_identity(model_name),
+                "chunk_size": chunk_size, "chunk_overlap": chunk_overlap}
     manifest.clear_cache()
     with write_lock(index_dir):
         files = _identify(list(_scan(paths, report)), report)
