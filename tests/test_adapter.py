@@ -63,6 +63,8 @@ def test_an_adapter_without_matrices_is_refused(tmp_path, models_dir):
 
 
 def test_the_adapted_embedder_puts_the_answer_first(embedder):
+    """The base model ranks the third sentence first (cosines 0.865 / 0.829 / 0.880), the
+    adapted one the answer (0.346 / 0.479 / 0.391): measured in session 12."""
     question = "Pour combien de temps un contrat de ville est-il conclu ?"
     sentences = [
         "Les contrats de ville sont signés par les départements et les régions.",
