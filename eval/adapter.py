@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.splits import piaf_split, web_split
+from eval.splits import piaf_split, web_document_split, web_split
 
 logger = logging.getLogger(__name__)
 RANK, ALPHA, TARGETS = 8, 16, ("query", "value")
@@ -138,8 +138,7 @@ def main(argv: list[str] | None = None) -> Path:
     embedder = load_embedder(BASE_MODEL_NAME, args.models_dir)
 
     web_docs = sorted(p for p in (args.shared / "corpus/web").iterdir()
-                      if p.suffix in {".txt", ".html"} and
-                      web_split(f"web-{p.name[:2]}-") == "train")
+                      if p.suffix in {".txt", ".html"} and web_document_split(p.name) == "train")
     web_items = [i for i in dataset_items(DATASETS / "web.jsonl", "web", web_split, {"train"})
                  if i.labeler is not None]
     piaf = load_squad(args.shared / "benchmarks/piaf/piaf-v1.0.json")

