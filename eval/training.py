@@ -442,6 +442,64 @@ def _git_commit() -> str:
         return "unknown"
 
 
+# -- plan --------------------------------------------------------------------------------------
+
+def prepare(shared: Path, data: Path, embedder, tiny: bool = False,
+            piaf_limit: int | None = None) -> tuple[dict[str, Path], list[tuple[str, list[Item]]]]:
+    """The indexes (built under `data` when missing) and the plan: which questions are asked
+    against which index. Nothing of a test split is in it."""
+    from ingest.embedding import DEFAULT_MODEL_NAME
+
+    rng = random.Random(2026)
+    squad = load_squad(shared / "benchmarks/piaf/piaf-v1.0.json")
+    limit = 40 if tiny else piaf_limit
+    piaf_own, piaf_elsewhere = squad_items(squad, "piaf", piaf_split, limit, rng, 1 / 8)
+    documents = {d.id for d in squad.documents}
+    if tiny:  # only the paragraphs the sampled questions need, and a few others
+        wanted = {q.context_id for q in squad.questions if q.id in {i.qid for i in piaf_own}}
+        documents = wanted | set(sorted(documents - wanted)[:10])
+    piaf_folder = write_squad(data / "piaf-docs" / ("tiny" if tiny else "all"),
+                              [d for d in squad.documents if d.id in documents])
+    spf = load_squad(shared / "benchmarks/piaf-ml-spf/filtered_spf_qr_test.json")
+    spf_own, spf_elsewhere = squad_items(spf, "spf", spf_split, 8 if tiny else None, rng,
+                                         1.0)
+    spf_wanted = {q.context_id for q in spf.questions if q.id in {i.qid for i in spf_own}}
+    spf_folder = write_squad(data / "spf-docs" / ("tiny" if tiny else "all"),
+                             [d for d in spf.documents if d.id in spf_wanted or not tiny])
+    web = sorted((shared / "corpus/web").glob("[0-9]*"))
+    if tiny:
+        web = [p for p in web if web_document_split(p.name) != "test"][:6]
+    product = [ROOT / "corpus", shared / "corpus/legal"]
+    if tiny:
+        product = [ROOT / "corpus"]
+    suffix = "-tiny" if tiny else ""
+    indexes = {
+        "piaf": build_index([piaf_folder], data / f"piaf{suffix}", embedder, DEFAULT_MODEL_NAME),
+        "spf": build_index([spf_folder], data / f"spf{suffix}", embedder, DEFAULT_MODEL_NAME),
+        "web": build_index(web, data / f"web{suffix}", embedder, DEFAULT_MODEL_NAME),
+        "product": build_index(product, data / f"product{suffix}", embedder, DEFAULT_MODEL_NAME),
+    }
+    keep = {"train", "validation", "dev"}
+    web_items = dataset_items(DATASETS / "web.jsonl", "web", web_split, keep)
+    irev_items = dataset_items(DATASETS / "irev.jsonl", "irev", irev_split, {"dev"})
+    oos_items = dataset_items(DATASETS / "out_of_scope.jsonl", "oos", out_of_scope_split, keep)
+    # the follow-up conversations' dev third: validation only (thresholds), never fitted
+    followup_items = dataset_items(DATASETS / "followups.jsonl", "followup", followup_split,
+                                   {"dev"})
+    web_elsewhere = [Item(i.qid, i.question, i.turns, i.split, "web_elsewhere", None, i.facts)
+                     for i in web_items if i.labeler is not None]
+    if tiny:
+        web_items = [i for i in web_items if any(i.qid.startswith(f"web-{p.name[:2]}-")
+                                                 for p in web)][:12]
+        irev_items, oos_items, web_elsewhere = irev_items[:6], oos_items[:6], web_elsewhere[:6]
+        followup_items = followup_items[:4]
+    plan = [("piaf", piaf_own), ("product", piaf_elsewhere), ("spf", spf_own),
+            ("product", spf_elsewhere), ("web", web_items),
+            ("product", irev_items), ("product", oos_items), ("web", oos_items),
+            ("product", web_elsewhere), ("product", followup_items)]
+    return indexes, plan
+
+
 # -- main --------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> dict:
@@ -466,56 +524,11 @@ def main(argv: list[str] | None = None) -> dict:
     from ingest.embedding import DEFAULT_MODEL_NAME, load_embedder, resolve_model
 
     console = Console(stderr=True, width=140)
-    rng = random.Random(2026)
-    data = args.data_dir
     embedder = load_embedder(DEFAULT_MODEL_NAME, args.models_dir)
     model_id = Path(resolve_model(DEFAULT_MODEL_NAME, args.models_dir)).name
-    squad = load_squad(args.shared / "benchmarks/piaf/piaf-v1.0.json")
-    limit = 40 if args.tiny else args.piaf_limit
-    piaf_own, piaf_elsewhere = squad_items(squad, "piaf", piaf_split, limit, rng, 1 / 8)
-    documents = {d.id for d in squad.documents}
-    if args.tiny:  # only the paragraphs the sampled questions need, and a few others
-        wanted = {q.context_id for q in squad.questions if q.id in {i.qid for i in piaf_own}}
-        documents = wanted | set(sorted(documents - wanted)[:10])
-    piaf_folder = write_squad(data / "piaf-docs" / ("tiny" if args.tiny else "all"),
-                              [d for d in squad.documents if d.id in documents])
-    spf = load_squad(args.shared / "benchmarks/piaf-ml-spf/filtered_spf_qr_test.json")
-    spf_own, spf_elsewhere = squad_items(spf, "spf", spf_split, 8 if args.tiny else None, rng,
-                                         1.0)
-    spf_wanted = {q.context_id for q in spf.questions if q.id in {i.qid for i in spf_own}}
-    spf_folder = write_squad(data / "spf-docs" / ("tiny" if args.tiny else "all"),
-                             [d for d in spf.documents if d.id in spf_wanted or not args.tiny])
-    web = sorted((args.shared / "corpus/web").glob("[0-9]*"))
-    if args.tiny:
-        web = [p for p in web if web_document_split(p.name) != "test"][:6]
-    product = [ROOT / "corpus", args.shared / "corpus/legal"]
-    if args.tiny:
-        product = [ROOT / "corpus"]
+    indexes, plan = prepare(args.shared, args.data_dir, embedder, args.tiny, args.piaf_limit)
     suffix = "-tiny" if args.tiny else ""
-    indexes = {
-        "piaf": build_index([piaf_folder], data / f"piaf{suffix}", embedder, DEFAULT_MODEL_NAME),
-        "spf": build_index([spf_folder], data / f"spf{suffix}", embedder, DEFAULT_MODEL_NAME),
-        "web": build_index(web, data / f"web{suffix}", embedder, DEFAULT_MODEL_NAME),
-        "product": build_index(product, data / f"product{suffix}", embedder, DEFAULT_MODEL_NAME),
-    }
-    keep = {"train", "validation", "dev"}
-    web_items = dataset_items(DATASETS / "web.jsonl", "web", web_split, keep)
-    irev_items = dataset_items(DATASETS / "irev.jsonl", "irev", irev_split, {"dev"})
-    oos_items = dataset_items(DATASETS / "out_of_scope.jsonl", "oos", out_of_scope_split, keep)
-    # the follow-up conversations' dev third: validation only (thresholds), never fitted
-    followup_items = dataset_items(DATASETS / "followups.jsonl", "followup", followup_split,
-                                   {"dev"})
-    web_elsewhere = [Item(i.qid, i.question, i.turns, i.split, "web_elsewhere", None, i.facts)
-                     for i in web_items if i.labeler is not None]
-    if args.tiny:
-        web_items = [i for i in web_items if any(i.qid.startswith(f"web-{p.name[:2]}-")
-                                                 for p in web)][:12]
-        irev_items, oos_items, web_elsewhere = irev_items[:6], oos_items[:6], web_elsewhere[:6]
-        followup_items = followup_items[:4]
-    plan = [("piaf", piaf_own), ("product", piaf_elsewhere), ("spf", spf_own),
-            ("product", spf_elsewhere), ("web", web_items),
-            ("product", irev_items), ("product", oos_items), ("web", oos_items),
-            ("product", web_elsewhere), ("product", followup_items)]
+    data = args.data_dir
     groups, live = [], {}
     for name, items in plan:
         source = items[0].source if items else "—"
