@@ -16,7 +16,6 @@ from assistant.features import topic_terms
 from assistant.live_index import LiveIndex
 from assistant.llm import LLM, build_messages
 from assistant.references import parse_reference, strip_reference
-from assistant.reranker import Reranker
 from assistant.rewrite import rewrite, standalone_turns
 from assistant.schema import Answer, SearchHit
 from assistant.selector import Selector
@@ -35,12 +34,10 @@ class Assistant:
     """Answers questions from a live index; a new build is picked up without downtime."""
 
     def __init__(self, index: LiveIndex, store: Store, selector: Selector | None = None,
-                 llm: LLM | None = None, top_k: int = 8, concurrency: int = 2,
-                 reranker: Reranker | None = None):
+                 llm: LLM | None = None, top_k: int = 8, concurrency: int = 2):
         self.index = index
         self.store = store
         self.selector = selector or Selector.load()
-        self.reranker = reranker
         self.llm = llm
         self.top_k = top_k
         # CPU-bound work (embedding, scoring) runs `concurrency` requests at a time; the others
@@ -49,7 +46,7 @@ class Assistant:
 
     @classmethod
     def from_settings(cls, settings) -> "Assistant":
-        from ingest.embedding import DEFAULT_MODEL_NAME, load_embedder, resolve_model
+        from ingest.embedding import load_embedder
         from ingest.index import IndexFailure, read_meta
 
         try:
@@ -62,11 +59,8 @@ class Assistant:
             key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
             llm = LLM(settings.llm_base_url, settings.llm_model, key, settings.llm_timeout)
         index = LiveIndex(settings.index_dir, embedder, settings.fusion, settings.rrf_k)
-        reranker = None
-        if settings.reranker:  # trained over the default embedder's weights, whatever the index
-            reranker = Reranker(resolve_model(DEFAULT_MODEL_NAME, settings.models_dir))
         return cls(index, Store(settings.resolved_database_url), llm=llm, top_k=settings.top_k,
-                   concurrency=settings.max_concurrent_answers, reranker=reranker)
+                   concurrency=settings.max_concurrent_answers)
 
     # -- questions ---------------------------------------------------------------------------
 
@@ -144,8 +138,7 @@ class Assistant:
             if reference.article and not topic_terms(topic):
                 chosen = extractive.quote_unit(reference.article, hits)
             else:
-                chosen = extractive.answer(question, hits, self.index, self.selector,
-                                           self.reranker)
+                chosen = extractive.answer(question, hits, self.index, self.selector)
             checked = check(extractive.compose(chosen), hits, self.index.sentence_vectors)
             return self._answer(checked, hits, "extractive")
 

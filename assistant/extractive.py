@@ -17,7 +17,6 @@ from assistant.features import (
     products,
 )
 from assistant.live_index import LiveIndex
-from assistant.reranker import Reranker
 from assistant.schema import SearchHit
 from assistant.selector import Selector
 from ingest.text import answer_sentences, tokenize
@@ -74,10 +73,9 @@ def score(question: str, hits: list[SearchHit], index: LiveIndex,
     return found, features(analysed, found, similarity), products(analysed, found)
 
 
-def answer(question: str, hits: list[SearchHit], index: LiveIndex, selector: Selector,
-           reranker: Reranker | None = None) -> list[Chosen]:
-    """The sentences to quote, best first; empty when the documents do not hold the answer.
-    With a `reranker`, the selector's best sentences are re-read with the question."""
+def answer(question: str, hits: list[SearchHit], index: LiveIndex,
+           selector: Selector) -> list[Chosen]:
+    """The sentences to quote, best first; empty when the documents do not hold the answer."""
     found, rows, pairs = score(question, hits, index, selector.similarity)
     if not found:
         return []
@@ -86,11 +84,7 @@ def answer(question: str, hits: list[SearchHit], index: LiveIndex, selector: Sel
     def overlap(i: int, j: int) -> float:
         return len(words[i] & words[j]) / max(1, min(len(words[i]), len(words[j])))
 
-    if reranker is None:
-        chosen, _ = selector.choose(rows, overlap, pairs)
-    else:
-        chosen, _ = reranker.choose(question, [c.sentence for c in found], selector, rows, pairs,
-                                    overlap)
+    chosen, _ = selector.choose(rows, overlap, pairs)
     quotable = {(c.n, c.sentence) for c in found}
     # the chosen sentences, and every sentence an earlier answer sentence pulled in (a list's
     # lead-in and items, a neighbour): none is quoted twice

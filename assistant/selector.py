@@ -198,19 +198,14 @@ class Selector:
         confidence = self._confidence(rows, logits)
         if confidence < self.threshold:
             return [], confidence
-        return pick(logits, overlaps, self.second_ratio, self.max_sentences), confidence
-
-
-def pick(logits: np.ndarray, overlaps, ratio: float, most: int) -> list[int]:
-    """The best candidate, then the next ones while their probability is at least `ratio` of
-    the best one's and they say something else (up to `most` sentences)."""
-    probabilities = _sigmoid(logits)
-    order = [int(i) for i in np.argsort(-probabilities)]
-    best = order[0]
-    chosen = [best]
-    for i in order[1:]:
-        if len(chosen) >= most or probabilities[i] < ratio * probabilities[best]:
-            break
-        if all(overlaps(i, j) < 0.5 for j in chosen):
-            chosen.append(i)
-    return chosen
+        probabilities = _sigmoid(logits)
+        order = [int(i) for i in np.argsort(-probabilities)]
+        best = order[0]
+        chosen = [best]
+        for i in order[1:]:
+            if len(chosen) >= self.max_sentences or \
+                    probabilities[i] < self.second_ratio * probabilities[best]:
+                break
+            if all(overlaps(i, j) < 0.5 for j in chosen):
+                chosen.append(i)
+        return chosen, confidence

@@ -26,7 +26,6 @@ class Settings(BaseSettings):
     fusion: str = "rrf"  # "rrf" | "dense" | "bm25"
     rrf_k: int = 10
     min_score: float = 0.3
-    reranker: bool = False  # re-read the best sentences with the cross-encoder (assistant.reranker)
     # requests computing at once (the others queue): about the number of cores
     max_concurrent_answers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
 

@@ -109,7 +109,7 @@ def run_legacy(sets: dict, models_dir: Path) -> dict:
     return json.loads(done.stdout)
 
 
-def run_ours(sets: dict, embedder, reranker=None) -> tuple[dict, dict]:
+def run_ours(sets: dict, embedder) -> tuple[dict, dict]:
     from assistant.answer import build_assistant
     from assistant.extractive import candidates
     from assistant.rewrite import rewrite, standalone_turns
@@ -118,7 +118,7 @@ def run_ours(sets: dict, embedder, reranker=None) -> tuple[dict, dict]:
     ours, baseline = {}, {}
     for name, spec in sets.items():
         assistant = build_assistant(Path(spec["index_dir"]), embedder, Store("sqlite://"),
-                                    top_k=TOP_K, reranker=reranker)
+                                    top_k=TOP_K)
         rows, base = [], []
         for q in spec["questions"]:
             a = assistant.ask(q["question"], history=q["turns"])
@@ -186,9 +186,8 @@ def print_failures(sets: dict, ours: dict) -> None:
                           f"facts: {q['facts']}\nA: {r['answer'][:400]}", markup=False)
 
 
-def piaf_test(embedder, limit: int | None, split: str = "test", reranker=None) -> dict:
-    """Top-1 sentence holds the answer span: e5 cosine vs the learned selector (PIAF test), and
-    the selector's best sentences re-read by the cross-encoder when one is given."""
+def piaf_test(embedder, limit: int | None, split: str = "test") -> dict:
+    """Top-1 sentence holds the answer span: e5 cosine vs the learned selector (PIAF test)."""
     import numpy as np
 
     from assistant.extractive import score
@@ -204,7 +203,7 @@ def piaf_test(embedder, limit: int | None, split: str = "test", reranker=None) -
                  == split][:limit]
     index = LiveIndex(ROOT / "data" / "training" / "piaf", embedder)
     selector = Selector.load()
-    cosine = model = reread = usable = 0
+    cosine = model = usable = 0
     for q in questions:
         hits = index.search(q.question, TOP_K)
         found, rows, pairs = score(q.question, hits, index, selector.similarity)
@@ -221,15 +220,8 @@ def piaf_test(embedder, limit: int | None, split: str = "test", reranker=None) -
         query = index.embed_query(q.question)
         cosine += positive(max(found, key=lambda c: float(c.vector @ query)))
         model += positive(found[int(np.argmax(probabilities))])
-        if reranker is not None:
-            rule = reranker.combination
-            top = [int(i) for i in np.argsort(-probabilities)[:rule.top]]
-            cross = reranker.logits(q.question, [found[i].sentence for i in top])
-            logits = selector.ranker.logits(rows[top], pairs[top]) + rule.weight * cross
-            reread += positive(found[top[int(np.argmax(logits))]])
     return {"questions": len(questions), "with_positive": usable,
-            "cosine": cosine / max(1, usable), "model": model / max(1, usable),
-            "reread": reread / max(1, usable) if reranker is not None else None}
+            "cosine": cosine / max(1, usable), "model": model / max(1, usable)}
 
 
 def main() -> None:
@@ -238,8 +230,6 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--split", choices=sorted(SPLITS), default="test",
                         help="validation: the tuning splits (the README reports test only)")
-    parser.add_argument("--reranker", action="store_true",
-                        help="also run the selector with the cross-encoder (assistant.reranker)")
     parser.add_argument("--failures", action="store_true",
                         help="print the learned selector's misses, question by question")
     args = parser.parse_args()
@@ -249,13 +239,6 @@ def main() -> None:
     embedder = load_model(ROOT / "data" / "models")
     sets = load_sets(args.limit, args.split)
     ours, baseline = run_ours(sets, embedder)
-    reread = reranker = None
-    if args.reranker:
-        from assistant.reranker import Reranker
-        from ingest.embedding import DEFAULT_MODEL_NAME, resolve_model
-
-        reranker = Reranker(resolve_model(DEFAULT_MODEL_NAME, ROOT / "data" / "models"))
-        reread, _ = run_ours(sets, embedder, reranker)
     legacy = None if args.skip_legacy or args.split != "test" else \
         run_legacy(sets, ROOT / "data" / "models")
     if args.failures:
@@ -264,8 +247,7 @@ def main() -> None:
     rows = []
     for name, spec in sets.items():
         systems = {"cosine top-1": baseline[name], "previous answerer": (legacy or {}).get(name),
-                   "learned selector": ours[name],
-                   "+ cross-encoder": (reread or {}).get(name)}
+                   "learned selector": ours[name]}
         for system, answers in systems.items():
             if answers is None:
                 continue
@@ -282,14 +264,12 @@ def main() -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    piaf = piaf_test(embedder, args.limit, args.split, reranker)
+    piaf = piaf_test(embedder, args.limit, args.split)
     results["piaf_test"] = piaf
     table = make_table(f"PIAF {args.split}: the top-1 sentence holds the answer span", [
-        "questions", "with a positive in top 8", "top-1 cosine", "top-1 selector",
-        "top-1 + cross-encoder"])
+        "questions", "with a positive in top 8", "top-1 cosine", "top-1 selector"])
     table.add_row(str(piaf["questions"]), str(piaf["with_positive"]), f"{piaf['cosine']:.1%}",
-                  f"{piaf['model']:.1%}",
-                  "—" if piaf["reread"] is None else f"{piaf['reread']:.1%}")
+                  f"{piaf['model']:.1%}")
     console.print(table)
     out = ROOT / "eval" / "results" / f"answers-{args.split}-latest.json"
     out.parent.mkdir(parents=True, exist_ok=True)

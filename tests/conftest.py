@@ -54,12 +54,6 @@ def built_data_dir(tmp_path_factory, embedder, models_dir) -> Path:
     return data_dir
 
 
-@pytest.fixture(scope="session")
-def tiny_training_dir(tmp_path_factory) -> Path:
-    """Where the training scripts' tiny runs build their indexes (shared: built once)."""
-    return tmp_path_factory.mktemp("training")
-
-
 def clone_data_dir(source: Path, target: Path) -> Path:
     """A private copy of a data dir (for tests that change the index); the model is shared."""
     shutil.copytree(source, target, symlinks=True)

@@ -125,13 +125,12 @@ def test_compose_quotes_whole_sentences_without_markup():
 
 
 @pytest.mark.slow
-def test_training_script_runs_end_to_end_on_a_tiny_sample(tmp_path, tiny_training_dir,
-                                                          built_data_dir):
+def test_training_script_runs_end_to_end_on_a_tiny_sample(tmp_path, built_data_dir):
     output = tmp_path / "selector.json"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run(
         [sys.executable, "-m", "eval.training", "--tiny", "--output", str(output),
-         "--data-dir", str(tiny_training_dir), "--models-dir",
+         "--data-dir", str(tmp_path / "training"), "--models-dir",
          str(built_data_dir / "models")], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
