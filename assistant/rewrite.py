@@ -70,7 +70,8 @@ def _without_fixed(question: str) -> str:
                   r"matière|faveur|lien|place|charge|particulier|outre|plus|moyenne|ce qui)\b",
                   " ", question, flags=re.I)
     doc = _parse(text)
-    articles = {"le", "la", "les", "l'", "leur", "leurs"}  # « ce N » stays: it refers back
+    # « ce N », « leur N » stay: they refer back
+    articles = {"le", "la", "les", "l'"}
     return " ".join(t.text for t in doc if not (t.lower_ in articles and t.pos_ == "DET"))
 
 
@@ -101,7 +102,10 @@ def rewrite(question: str, history: list[str]) -> str:
     if recount and before and not any(t.pos_ in {"VERB", "AUX"} for t in doc):
         return _capital(previous[:before[0]] + recount.group(1) + previous[before[1]:]) + " ?"
     asks = re.match(r"^(?:qui|que|qu'|quel|quelle|quels|quelles|combien|où|quand|comment|"
-                    r"pourquoi|à qui|avec qui|par qui|dans quel|est-ce)\b", body, re.I)
+                    r"pourquoi|à qui|avec qui|par qui|dans quel|est-ce|"
+                    # « Jusqu'à quand court leur garantie ? » asks, even if spaCy sees no verb
+                    r"(?:jusqu'à|jusqu’à|depuis|à partir de|en|à hauteur de|pendant)\s+"
+                    r"(?:quand|combien))\b", body, re.I)
     verbless = not any(t.pos_ in {"VERB", "AUX"} for t in doc) and not asks and \
         not re.search(r"-(?:t-)?(?:il|elle|ils|elles)\b", body, re.I)
     if verbless or re.match(r"^(?:celui|celle|ceux|celles)\s+d", body, re.I):
@@ -524,6 +528,12 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
         head = demo.group(2).lower().rstrip("s")
         if x and head[:5] in x.lower():
             return _at(text, demo, x)
+        named = _named_phrase(previous)
+        if head in _KINDS_OF_THING and named:  # « ce dispositif » after « les Cités de l'emploi »
+            word = demo.group(2)
+            article = _article(demo.group(1).lower() == "ces",
+                               _agreement_of(word)[0] == "Fem", word)
+            return _at(text, demo, f"{article}{word} {_contract('de', named)}")
     # « Quel budget l'État leur consacre-t-il ? »: « leur » before a verb is « à eux »
     doc = _parse(text)
     dative = next((t for t in doc if t.lower_ == "leur" and t.i + 1 < len(doc)
@@ -534,7 +544,7 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
             return _drop_and_insert(text, doc, dative.i, _contract("à", x))
     # « leur rôle » → « le rôle des conseils citoyens »
     leur = re.search(r"\b(leurs?)\s+([\wéèêàç-]+)", text, re.I)
-    if leur:
+    if leur and not _has_plural_owner(text[:leur.start()]):  # « les communes … leur budget »
         x = _referent(previous, (None, "Plur"))
         if x:
             plural = leur.group(1).lower() == "leurs"
@@ -590,15 +600,20 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
     for i, token in enumerate(doc):
         word = token.lower_
         nxt = doc[i + 1] if i + 1 < len(doc) else None
-        verb_next = nxt is not None and nxt.pos_ in {"VERB", "AUX"}
+        # « la décompose-t-elle », « les cible-t-il »: what an inverted subject follows is a
+        # verb, whatever spaCy says
+        verb_next = nxt is not None and (nxt.pos_ in {"VERB", "AUX"} or i + 2 < len(doc) and
+                                         doc[i + 2].text.startswith("-"))
         after_qui = i == 1 and doc[0].lower_ in {"qui", "que", "qu'"}
         if nxt is not None and i > 0 and (doc[i - 1].pos_ in {"VERB", "AUX"} or
                                           doc[i - 1].text.startswith("-")) \
                 and re.search(r"(?:er|ir|re|oir)$", nxt.lower_):
             verb_next = True  # « doit-il le présider »: an infinitive, whatever spaCy says
+        inverted_next = i + 2 < len(doc) and doc[i + 2].text.startswith("-")
         if word in {"le", "la", "les", "l'"} and nxt is not None and (
                 verb_next and (token.pos_ == "PRON" or doc[i - 1].pos_ in {"VERB", "AUX"}
-                               or doc[i - 1].text.startswith("-")) or after_qui):
+                               or doc[i - 1].text.startswith("-") or inverted_next)
+                or after_qui):
             x = _referent(previous, _AGREEMENT[word], as_subject=False)
             if x:
                 return _drop_and_insert(text, doc, i, x, verb_at_least=True)
@@ -620,6 +635,25 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
     return owned
 
 
+# what « ce dispositif », « cette démarche » may stand for, whatever the thing's own noun
+_KINDS_OF_THING = {
+    "dispositif", "programme", "projet", "plan", "document", "texte", "outil", "démarche",
+    "opération", "fonds", "structure", "organisme", "instance", "action", "label", "réseau",
+    "initiative", "politique", "contrat", "convention", "appel", "rapport", "étude", "service",
+    "association", "agence", "établissement", "mesure", "aide", "instrument", "cadre",
+}
+
+
+def _named_phrase(previous: str) -> str | None:
+    """The previous question's first phrase whose head is a name (« les Cités de l'emploi »,
+    not « l'objectif des Cités de l'emploi »)."""
+    for text, *_ in _phrases(previous):
+        head = re.sub(r"^(?:(?:les|le|la|un|une|des|du|aux|au)\s+|l'|l’)", "", text, flags=re.I)
+        if head[:1].isupper() and head != text:
+            return _without_article_case(text)
+    return None
+
+
 def _owned_end(doc, i: int) -> int:
     """The end of the phrase a possessive owns from token i: its adjectives and its bare « de »
     complements (« montant d'investissement total », not « montant de la commune »)."""
@@ -633,6 +667,12 @@ def _owned_end(doc, i: int) -> int:
         else:
             break
     return j
+
+
+def _has_plural_owner(before: str) -> bool:
+    """« Comment les communes gèrent-elles leur… »: a plural noun before « leur » owns it."""
+    return before.strip() != "" and any(
+        t.pos_ in {"NOUN", "PROPN"} and "Plur" in t.morph.get("Number") for t in _parse(before))
 
 
 def _has_subject(before: str) -> bool:

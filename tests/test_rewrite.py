@@ -125,6 +125,22 @@ from assistant.rewrite import rewrite, standalone_turns
      "Quel est le budget de la ville du Havre ?"),
     ("Où s'est tenu le séminaire du 28 novembre ?", "Sous l'égide de qui ?",
      "Sous l'égide de qui (Où s'est tenu le séminaire du 28 novembre) ?"),
+    # « ce dispositif » stands for the named thing, whatever its own noun
+    ("Quel est l'objectif des Cités de l'emploi ?", "Sous quel pilotage ce dispositif est-il "
+     "placé ?", "Sous quel pilotage le dispositif des Cités de l'emploi est-il placé ?"),
+    # an object pronoun before an inverted verb, even when spaCy reads it as an article
+    ("Comment la DIV définit-elle la gestion urbaine de proximité ?",
+     "En combien de sous-ensembles l'auteure la décompose-t-elle ?",
+     "En combien de sous-ensembles l'auteure décompose-t-elle la gestion urbaine de "
+     "proximité ?"),
+    # « leur » owned by the previous question's plural, not by a noun of its own question
+    ("Combien de communes ont perdu leur éligibilité à la DPV en 2017 ?",
+     "Jusqu'à quand court leur garantie ?",
+     "Jusqu'à quand court la garantie des communes ?"),
+    ("Quel texte a fixé le cadre de référence des Ateliers santé ville ?",
+     "Quand le gouvernement a-t-il décidé de généraliser leur démarche ?",
+     "Quand le gouvernement a-t-il décidé de généraliser la démarche des Ateliers santé "
+     "ville ?"),
 ])
 def test_follow_up_becomes_stand_alone(previous, follow_up, expected):
     assert rewrite(follow_up, [previous]) == expected
@@ -134,6 +150,9 @@ def test_a_complete_question_is_left_alone():
     question = "Combien de participants les actions de l'IREV avaient-elles rassemblés en 2021 ?"
     assert rewrite(question, ["Qu'est-ce que l'IREV ?"]) == question
     assert rewrite("Qu'est-ce qu'un contrat de ville ?", []) == "Qu'est-ce qu'un contrat de ville ?"
+    # « leur » owned inside the question itself
+    own = "Quelles villes ont signé leur contrat de ville en 2015 ?"
+    assert rewrite(own, ["Qu'est-ce qu'un conseil citoyen ?"]) == own
 
 
 def test_turns_are_resolved_one_after_another():
