@@ -40,9 +40,9 @@ from pathlib import Path
 from assistant.answer import Assistant
 from assistant.store import Store
 from ingest.embedding import load_embedder
-from ingest.e5_bundle import DEFAULT_MODEL_NAME
 job = json.load(sys.stdin)
-embedder = load_embedder(DEFAULT_MODEL_NAME, Path(job["models_dir"]))
+# the model the indexes were built with (this checkout's, as a local path the old code loads)
+embedder = load_embedder(job["model"], Path(job["models_dir"]))
 out = {}
 for name, spec in job["sets"].items():
     assistant = Assistant(Path(spec["index_dir"]), embedder, Store("sqlite://"), top_k=8)
@@ -93,12 +93,18 @@ def load_sets(limit: int | None, split: str = "test") -> dict[str, dict]:
 
 
 def run_legacy(sets: dict, models_dir: Path) -> dict:
+    """The previous answerer, from a worktree of `LEGACY_COMMIT`, with the embedder this
+    checkout's indexes were built with (its own default would embed the questions with another
+    model than the passages)."""
+    from ingest.embedding import DEFAULT_MODEL_NAME, resolve_model
+
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "legacy"
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), LEGACY_COMMIT],
                        cwd=ROOT, check=True, capture_output=True)
         try:
-            job = json.dumps({"sets": sets, "models_dir": str(models_dir)})
+            job = json.dumps({"sets": sets, "models_dir": str(models_dir),
+                              "model": resolve_model(DEFAULT_MODEL_NAME, models_dir)})
             done = subprocess.run([sys.executable, "-c", _LEGACY_DRIVER], input=job, text=True,
                                   capture_output=True, cwd=tree, check=True,
                                   env={"PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1",
