@@ -115,7 +115,7 @@ def run_legacy(sets: dict, models_dir: Path) -> dict:
     return json.loads(done.stdout)
 
 
-def run_ours(sets: dict, embedder) -> tuple[dict, dict]:
+def run_ours(sets: dict, embedder, selector=None) -> tuple[dict, dict]:
     from assistant.answer import build_assistant
     from assistant.extractive import candidates
     from assistant.rewrite import rewrite, standalone_turns
@@ -124,7 +124,7 @@ def run_ours(sets: dict, embedder) -> tuple[dict, dict]:
     ours, baseline = {}, {}
     for name, spec in sets.items():
         assistant = build_assistant(Path(spec["index_dir"]), embedder, Store("sqlite://"),
-                                    top_k=TOP_K)
+                                    top_k=TOP_K, selector=selector)
         rows, base = [], []
         for q in spec["questions"]:
             a = assistant.ask(q["question"], history=q["turns"])
@@ -192,7 +192,7 @@ def print_failures(sets: dict, ours: dict) -> None:
                           f"facts: {q['facts']}\nA: {r['answer'][:400]}", markup=False)
 
 
-def piaf_test(embedder, limit: int | None, split: str = "test") -> dict:
+def piaf_test(embedder, limit: int | None, split: str = "test", selector=None) -> dict:
     """Top-1 sentence holds the answer span: e5 cosine vs the learned selector (PIAF test)."""
     import numpy as np
 
@@ -208,7 +208,7 @@ def piaf_test(embedder, limit: int | None, split: str = "test") -> dict:
     questions = [q for q in squad.questions if q.answers and piaf_split(titles[q.context_id])
                  == split][:limit]
     index = LiveIndex(ROOT / "data" / "training" / "piaf", embedder)
-    selector = Selector.load()
+    selector = selector or Selector.load()
     cosine = model = usable = 0
     for q in questions:
         hits = index.search(q.question, TOP_K)
@@ -236,6 +236,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--split", choices=sorted(SPLITS), default="test",
                         help="validation: the tuning splits (the README reports test only)")
+    parser.add_argument("--selector", type=Path, default=None,
+                        help="a selector file other than the shipped one (for tuning)")
     parser.add_argument("--failures", action="store_true",
                         help="print the learned selector's misses, question by question")
     args = parser.parse_args()
@@ -244,7 +246,10 @@ def main() -> None:
     started = time.perf_counter()
     embedder = load_model(ROOT / "data" / "models")
     sets = load_sets(args.limit, args.split)
-    ours, baseline = run_ours(sets, embedder)
+    from assistant.selector import DEFAULT_MODEL, Selector
+
+    selector = Selector.load(args.selector or DEFAULT_MODEL)
+    ours, baseline = run_ours(sets, embedder, selector)
     legacy = None if args.skip_legacy or args.split != "test" else \
         run_legacy(sets, ROOT / "data" / "models")
     if args.failures:
@@ -270,7 +275,7 @@ def main() -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    piaf = piaf_test(embedder, args.limit, args.split)
+    piaf = piaf_test(embedder, args.limit, args.split, selector)
     results["piaf_test"] = piaf
     table = make_table(f"PIAF {args.split}: the top-1 sentence holds the answer span", [
         "questions", "with a positive in top 8", "top-1 cosine", "top-1 selector"])
