@@ -602,14 +602,13 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
         nxt = doc[i + 1] if i + 1 < len(doc) else None
         # « la décompose-t-elle », « les cible-t-il »: what an inverted subject follows is a
         # verb, whatever spaCy says
-        verb_next = nxt is not None and (nxt.pos_ in {"VERB", "AUX"} or i + 2 < len(doc) and
-                                         doc[i + 2].text.startswith("-"))
+        inverted_next = i + 2 < len(doc) and doc[i + 2].text.startswith("-")
+        verb_next = nxt is not None and (nxt.pos_ in {"VERB", "AUX"} or inverted_next)
         after_qui = i == 1 and doc[0].lower_ in {"qui", "que", "qu'"}
         if nxt is not None and i > 0 and (doc[i - 1].pos_ in {"VERB", "AUX"} or
                                           doc[i - 1].text.startswith("-")) \
                 and re.search(r"(?:er|ir|re|oir)$", nxt.lower_):
             verb_next = True  # « doit-il le présider »: an infinitive, whatever spaCy says
-        inverted_next = i + 2 < len(doc) and doc[i + 2].text.startswith("-")
         if word in {"le", "la", "les", "l'"} and nxt is not None and (
                 verb_next and (token.pos_ == "PRON" or doc[i - 1].pos_ in {"VERB", "AUX"}
                                or doc[i - 1].text.startswith("-") or inverted_next)
