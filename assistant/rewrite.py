@@ -528,8 +528,9 @@ def _replace_pronouns(body: str, previous: str) -> str | None:
         head = demo.group(2).lower().rstrip("s")
         if x and head[:5] in x.lower():
             return _at(text, demo, x)
-        named = _named_phrase(previous)
-        if head in _KINDS_OF_THING and named:  # « ce dispositif » after « les Cités de l'emploi »
+        # « ce dispositif » after « les Cités de l'emploi »
+        named = _named_phrase(previous) if head in _KINDS_OF_THING else None
+        if named:
             word = demo.group(2)
             article = _article(demo.group(1).lower() == "ces",
                                _agreement_of(word)[0] == "Fem", word)

@@ -115,7 +115,7 @@ def run_legacy(sets: dict, models_dir: Path) -> dict:
     return json.loads(done.stdout)
 
 
-def run_ours(sets: dict, embedder, selector=None) -> tuple[dict, dict]:
+def run_ours(sets: dict, embedder, selector) -> tuple[dict, dict]:
     from assistant.answer import build_assistant
     from assistant.extractive import candidates
     from assistant.rewrite import rewrite, standalone_turns
@@ -192,13 +192,12 @@ def print_failures(sets: dict, ours: dict) -> None:
                           f"facts: {q['facts']}\nA: {r['answer'][:400]}", markup=False)
 
 
-def piaf_test(embedder, limit: int | None, split: str = "test", selector=None) -> dict:
+def piaf_test(embedder, limit: int | None, split: str, selector) -> dict:
     """Top-1 sentence holds the answer span: e5 cosine vs the learned selector (PIAF test)."""
     import numpy as np
 
     from assistant.extractive import score
     from assistant.live_index import LiveIndex
-    from assistant.selector import Selector
     from eval.datasets import load_squad
     from eval.facts import normalise_fact
     from eval.splits import piaf_split
@@ -208,7 +207,6 @@ def piaf_test(embedder, limit: int | None, split: str = "test", selector=None) -
     questions = [q for q in squad.questions if q.answers and piaf_split(titles[q.context_id])
                  == split][:limit]
     index = LiveIndex(ROOT / "data" / "training" / "piaf", embedder)
-    selector = selector or Selector.load()
     cosine = model = usable = 0
     for q in questions:
         hits = index.search(q.question, TOP_K)
@@ -248,7 +246,7 @@ def main() -> None:
     sets = load_sets(args.limit, args.split)
     from assistant.selector import DEFAULT_MODEL, Selector
 
-    selector = Selector.load(args.selector or DEFAULT_MODEL)
+    selector = Selector.load(args.selector or DEFAULT_MODEL)  # one for every set and PIAF
     ours, baseline = run_ours(sets, embedder, selector)
     legacy = None if args.skip_legacy or args.split != "test" else \
         run_legacy(sets, ROOT / "data" / "models")
