@@ -55,6 +55,7 @@ from eval.splits import (
     web_document_split,
     web_split,
 )
+from ingest.index import current_build
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -533,7 +534,8 @@ def main(argv: list[str] | None = None) -> dict:
     for name, items in plan:
         source = items[0].source if items else "—"
         cache = data / f"groups{suffix}-{name}-{source}.pkl"
-        key = (FEATURES, [i.qid for i in items], model_id)  # same questions, columns, model
+        # same questions, columns, model and index build (a rebuilt index retrieves otherwise)
+        key = (FEATURES, [i.qid for i in items], model_id, current_build(indexes[name]).name)
         cached = pickle.loads(cache.read_bytes()) if args.reuse and cache.exists() else None
         if cached and cached[0] == key:
             groups += [Group(**fields) for fields in cached[1]]

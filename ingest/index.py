@@ -6,8 +6,9 @@ Layout of `index_dir`:
     builds/<name>/           one complete build: never modified once CURRENT points at it
         meta.json            embedder, chunking settings, documents (content hash, pages, chunks)
         storage/             llama-index StorageContext (docstore + FAISS IndexFlatIP)
-        vectors.npy          the chunk embeddings, in `bm25/node_ids.json` order (reused by
-                             incremental runs: FAISS has no delete, so each run rebuilds it)
+        vectors.npy          the chunk vectors (the mean of their quotable sentences'), in
+                             `bm25/node_ids.json` order (reused by incremental runs: FAISS has
+                             no delete, so each run rebuilds it)
         bm25/                bm25s index
         sentences.json       the quotable sentences of all chunks (`answer_sentences`), and
         sentences.npy        their embeddings: the extractive answerer looks them up, not embeds

@@ -42,6 +42,8 @@ DUPLICATE_THRESHOLD = 0.8
 # Texts per forward pass, chosen on 2 CPU cores (bench/ingest.py, session 7): passages of ~250
 # tokens go 4-25 % faster in batches of 8 than of 32; sentences (~50 tokens) no slower at 16.
 CHUNK_BATCH, SENTENCE_BATCH = 8, 16
+# How chunk vectors are made (recorded in the build: a build made another way is re-embedded)
+CHUNK_VECTORS = "sentence-mean"
 
 
 @dataclass
@@ -115,7 +117,8 @@ def run(paths: list[Path], index_dir: Path, embedder, *, model_name: str, chunk_
     started = time.perf_counter()
     report = IngestReport()
     settings = {"embed_model": model_name, "embed_model_id": model_identity(model_name),
-                "chunk_size": chunk_size, "chunk_overlap": chunk_overlap}
+                "chunk_size": chunk_size, "chunk_overlap": chunk_overlap,
+                "chunk_vectors": CHUNK_VECTORS}
     manifest.clear_cache()
     with write_lock(index_dir):
         files = _identify(list(_scan(paths, report)), report)
@@ -124,6 +127,9 @@ def run(paths: list[Path], index_dir: Path, embedder, *, model_name: str, chunk_
             return report
         previous = read_snapshot(index_dir)
         reusable = all(previous.meta.get(k) == v for k, v in settings.items())
+        # a sentence's vector depends on the model only: kept when the chunking changes
+        same_model = all(previous.meta.get(k) == settings[k]
+                         for k in ("embed_model", "embed_model_id"))
         work = _Work()
         by_doc = _group_previous(previous) if reusable else {}
         model = _Model(embedder, previous.meta.get("embedding_dim") if reusable else None)
@@ -140,11 +146,12 @@ def run(paths: list[Path], index_dir: Path, embedder, *, model_name: str, chunk_
             work.documents[doc_id] = record  # not in this run's paths: kept as it was
             work.nodes[doc_id], work.vectors[doc_id] = by_doc[doc_id]
         report.removed = sorted(set(previous.documents) - set(work.documents))
-        _embed_pending(work, model, progress)
+        sentences, report.sentences_embedded = _embed_sentences(
+            work, previous.sentences if same_model else {}, model, progress)
+        _vectors_of_pending(work, sentences, model, progress)
         report.embedded = len(work.pending)
         snapshot = _assemble(work, settings, model.dimension)
-        report.sentences_embedded = _embed_sentences(
-            snapshot, previous.sentences if reusable else {}, model, progress)
+        snapshot.sentences = sentences
         report.sentences_tagged = _tag_sentences(snapshot, previous.sentence_tags)
         report.chunks = len(snapshot.nodes)
         report.pages = sum(d.get("pages") or 0 for d in work.documents.values())
@@ -335,26 +342,41 @@ def _ingest_file(file: _File, previous: Snapshot, by_doc: dict, work: _Work,
     report.indexed.append(doc_id)
 
 
-def _embed_pending(work: _Work, model: _Model, progress) -> None:
-    from ingest.chunking import embed_text
-
-    vectors = _embed_texts([embed_text(n) for n in work.pending], model, progress,
-                           "Calcul des vecteurs", batch=CHUNK_BATCH)
-    computed = {n.node_id: v for n, v in zip(work.pending, vectors, strict=True)}
-    for doc_id, nodes in work.nodes.items():
-        if doc_id not in work.vectors:
-            work.vectors[doc_id] = np.array([computed[n.node_id] for n in nodes], np.float32)
-
-
-def _embed_sentences(snapshot: Snapshot, known: dict[str, np.ndarray], model: _Model,
-                     progress) -> int:
-    """Embed the quotable sentences of every chunk once, here, rather than per question."""
-    wanted = dict.fromkeys(s for n in snapshot.nodes for s in answer_sentences(n.get_content()))
+def _embed_sentences(work: _Work, known: dict[str, np.ndarray], model: _Model,
+                     progress) -> tuple[dict[str, np.ndarray], int]:
+    """Embed the quotable sentences of every chunk once, here, rather than per question: their
+    vectors in document order, and how many were embedded by this run."""
+    wanted = dict.fromkeys(s for d in sorted(work.nodes) for n in work.nodes[d]
+                           for s in answer_sentences(n.get_content()))
     missing = [s for s in wanted if s not in known]
     vectors = _embed_texts(missing, model, progress, "Vecteurs des phrases", batch=SENTENCE_BATCH)
     computed = dict(zip(missing, vectors, strict=True))
-    snapshot.sentences = {s: known[s] if s in known else computed[s] for s in wanted}
-    return len(missing)
+    return {s: known[s] if s in known else computed[s] for s in wanted}, len(missing)
+
+
+def _vectors_of_pending(work: _Work, sentences: dict[str, np.ndarray], model: _Model,
+                        progress) -> None:
+    """A new chunk's vector is the normalised mean of its quotable sentences' vectors, which the
+    answer step needs anyway: the chunks are not embedded a second time (fused with BM25, the
+    validation questions find their passage in the top 8 as often as with a forward pass over
+    the chunk: README, « Numbers »). A chunk without a quotable sentence is embedded whole."""
+    from ingest.chunking import embed_text
+
+    computed: dict[str, np.ndarray] = {}
+    whole = []
+    for node in work.pending:
+        own = [sentences[s] for s in answer_sentences(node.get_content())]
+        if not own:
+            whole.append(node)
+            continue
+        mean = np.mean(own, axis=0)
+        computed[node.node_id] = mean / (np.linalg.norm(mean) or 1.0)
+    vectors = _embed_texts([embed_text(n) for n in whole], model, progress,
+                           "Calcul des vecteurs", batch=CHUNK_BATCH)
+    computed.update((n.node_id, v) for n, v in zip(whole, vectors, strict=True))
+    for doc_id, nodes in work.nodes.items():
+        if doc_id not in work.vectors:
+            work.vectors[doc_id] = np.array([computed[n.node_id] for n in nodes], np.float32)
 
 
 def _tag_sentences(snapshot: Snapshot, known: dict[str, SentenceTags]) -> int:

@@ -14,6 +14,7 @@ import pytest
 from conftest import DECREE_QPV_MD, LAMY_MD, LAMY_PDF, ROOT
 from test_loaders import make_pdf
 
+from ingest.chunking import embed_text
 from ingest.e5_bundle import DEFAULT_MODEL_NAME
 from ingest.index import current_build, read_snapshot
 from ingest.pipeline import run
@@ -86,6 +87,32 @@ def test_quotable_sentences_are_embedded_once_at_ingest(corpus, tmp_path, embedd
     report = ingest([corpus], index_dir, embedder)
     assert 1 <= report.sentences_embedded < 10
     assert any("douze agents à temps plein" in s for s in read_snapshot(index_dir).sentences)
+
+
+def test_chunk_vectors_are_the_mean_of_their_sentences_and_a_rechunk_reuses_them(
+        corpus, tmp_path, embedder):
+    """A chunk's vector is the normalised mean of its quotable sentences' vectors (no second
+    forward pass); a chunk with no quotable sentence is embedded whole; a build made with other
+    chunk settings is re-chunked on the next run without embedding its sentences again."""
+    (corpus / "liste.txt").write_text("Sigles\n\nQPV\n\nNPNRU\n\nCGCT\n", encoding="utf-8")
+    index_dir = tmp_path / "index"
+    first = ingest([corpus], index_dir, embedder)
+    snapshot = read_snapshot(index_dir)
+    assert snapshot.meta["chunk_vectors"] == "sentence-mean"
+    whole = 0
+    for node, vector in zip(snapshot.nodes, snapshot.vectors, strict=True):
+        own = [snapshot.sentences[s] for s in answer_sentences(node.get_content())]
+        if own:
+            mean = np.mean(own, axis=0)
+            assert np.allclose(vector, mean / np.linalg.norm(mean), atol=1e-5)
+        else:
+            whole += 1
+            fresh = np.asarray(embedder.get_text_embedding_batch([embed_text(node)])[0])
+            assert float(fresh @ vector) > 0.9999
+    assert whole >= 1  # the list of acronyms
+    rechunked = ingest([corpus], index_dir, embedder, chunk_size=150)
+    assert rechunked.chunks > first.chunks and rechunked.embedded == rechunked.chunks
+    assert rechunked.sentences_embedded < first.sentences_embedded / 4
 
 
 def test_manifest_metadata_flows_into_every_chunk(corpus, tmp_path, embedder):
