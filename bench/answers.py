@@ -239,11 +239,14 @@ def main() -> None:
     parser.add_argument("--failures", action="store_true",
                         help="print the learned selector's misses, question by question")
     args = parser.parse_args()
-    from bench.common import console, load_model, machine_note, make_table
+    from bench.common import check_index_model, console, load_model, machine_note, make_table
 
     started = time.perf_counter()
-    embedder = load_model(ROOT / "data" / "models")
     sets = load_sets(args.limit, args.split)
+    for index_dir in {spec["index_dir"] for spec in sets.values()} | {
+            str(ROOT / "data" / "training" / "piaf")}:
+        check_index_model(Path(index_dir))
+    embedder = load_model(ROOT / "data" / "models")
     from assistant.selector import DEFAULT_MODEL, Selector
 
     selector = Selector.load(args.selector or DEFAULT_MODEL)  # one for every set and PIAF

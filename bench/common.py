@@ -42,6 +42,19 @@ def load_model(models_dir: Path):
     return load_embedder(DEFAULT_MODEL_NAME, models_dir)
 
 
+def check_index_model(index_dir: Path) -> None:
+    """Stop, with the command that fixes it, when `index_dir` was built with another embedder
+    than `load_model`'s (its questions would be embedded unlike its passages)."""
+    from ingest.embedding import model_identity
+    from ingest.index import read_meta
+
+    built = read_meta(index_dir).get("embed_model_id")
+    wanted = model_identity(model_name())
+    if built != wanted:
+        raise SystemExit(f"{index_dir} was built with {built}, not {wanted}: re-ingest it "
+                         "(`irev ingest …`, or `python -m eval.training` for data/training).")
+
+
 def model_name() -> str:
     from ingest.e5_bundle import DEFAULT_MODEL_NAME
 
